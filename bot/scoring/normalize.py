@@ -1,0 +1,142 @@
+"""Text normalisation applied before tokenising, at training and at scoring time alike.
+
+Evasion tricks (fullwidth or Cyrillic look-alikes, zero-width joiners, `sh1t`, `f u c k`, `sooooo`) are
+cheap for a member and expensive for a model that never saw them; folding them back to plain ASCII
+words here means the model only has to learn the word once. The original text is always kept by the
+caller for display: this output is for the model only.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Cyrillic and Greek letters that render like Latin ones (Unicode confusables, the common subset).
+_HOMOGLYPHS: dict[str, str] = {
+    # Cyrillic lower / upper
+    "а": "a", "в": "b", "г": "r", "е": "e", "ё": "e", "з": "3", "і": "i", "ї": "i", "ј": "j", "к": "k",
+    "м": "m", "н": "h", "о": "o", "п": "n", "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s",
+    "ԁ": "d", "ԛ": "q", "ԝ": "w", "ӏ": "l", "ь": "b", "ц": "u",
+    "А": "A", "В": "B", "Е": "E", "Ё": "E", "З": "3", "І": "I", "Ј": "J", "К": "K", "М": "M", "Н": "H",
+    "О": "O", "Р": "P", "С": "C", "Т": "T", "У": "Y", "Х": "X", "Ѕ": "S", "Ԛ": "Q", "Ԝ": "W", "Ӏ": "I",
+    # Greek lower / upper
+    "α": "a", "β": "b", "γ": "y", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "ω": "w", "ς": "c",
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
+    "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
+    # Latin extensions that survive NFKC
+    "ı": "i", "ɡ": "g", "ɑ": "a", "ł": "l", "ø": "o", "đ": "d",
+}  # fmt: skip
+
+# Leetspeak digits and symbols, undone only inside words (see _unleet).
+_LEET_DIGITS: dict[str, str] = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g"}
+_LEET_SYMBOLS: dict[str, str] = {"@": "a", "$": "s", "!": "i", "|": "l", "+": "t"}
+
+_DISCORD_TOKENS = [
+    (re.compile(r"<@!?\d+>"), "@user"),
+    (re.compile(r"<@&\d+>"), "@role"),
+    (re.compile(r"<#\d+>"), "#channel"),
+    (re.compile(r"<a?:(\w+):\d+>"), r":\1:"),
+    (re.compile(r"https?://\S+"), "URL"),
+]
+# Combining marks stacked on a Latin letter (accents, "zalgo" noise); the uncased tokenizer drops accents anyway.
+_COMBINING_ON_LATIN = re.compile(
+    r"(?<=[\x00-\u024f\u1e00-\u1eff])[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+"
+)
+_TRAILING_DIGITS = re.compile(r"\d+$")
+_WORDISH = re.compile(r"[^\s]+")
+_FLOOD = re.compile(r"(.)\1{2,}", re.DOTALL)
+# Three or more single letters separated by one space, dot, dash, underscore or asterisk: "f u c k", "f.u.c.k".
+_SPACED = re.compile(r"(?<![\w])(?:[A-Za-z][ .\-_*]){2,}[A-Za-z](?![\w])")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _drop_format_chars(text: str) -> str:
+    """Remove zero-width and other invisible format characters (category Cf) and control characters."""
+    return "".join(
+        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cf", "Cc", "Co", "Cs")
+    )
+
+
+def _fold_homoglyphs(token: str, mixed_only: bool) -> str:
+    """Map look-alikes to Latin only when every non-Latin letter of the token is a look-alike.
+
+    A genuine Russian or Greek word almost always holds a letter with no Latin twin and is left alone;
+    a word built to slip past a filter is made of twins only. In a message that is genuinely Cyrillic or
+    Greek elsewhere (`mixed_only`), a twins-only word ("как") is real too, and only words that mix in
+    ASCII letters ("іdiоt") are folded.
+    """
+    non_ascii_letters = [ch for ch in token if ch.isalpha() and not ch.isascii()]
+    if not non_ascii_letters or not all(ch in _HOMOGLYPHS for ch in non_ascii_letters):
+        return token
+    if mixed_only and not any(ch.isascii() and ch.isalpha() for ch in token):
+        return token
+    return "".join(_HOMOGLYPHS.get(ch, ch) for ch in token)
+
+
+def _has_genuine_foreign_word(text: str) -> bool:
+    return any(
+        any(ch.isalpha() and not ch.isascii() and ch not in _HOMOGLYPHS for ch in word)
+        for word in _WORDISH.findall(text)
+    )
+
+
+def _letter_ahead(token: str, i: int) -> bool:
+    """Whether a letter follows position i, looking past a run of leet substitutes ("@$$hole")."""
+    for ch in token[i + 1 :]:
+        if ch.isalpha():
+            return True
+        if ch not in _LEET_DIGITS and ch not in _LEET_SYMBOLS:
+            return False
+    return False
+
+
+def _map_leet(token: str) -> str:
+    core = token.strip(".,;:?\"'()[]{}")
+    letters = sum(ch.isalpha() for ch in core)
+    subs = sum(ch in _LEET_DIGITS or ch in _LEET_SYMBOLS for ch in core)
+    if letters < 2 or subs == 0 or subs > letters:
+        return token
+    out = []
+    for i, ch in enumerate(token):
+        nxt = token[i + 1] if i + 1 < len(token) else ""
+        prv = token[i - 1] if i > 0 else ""
+        if ch in _LEET_DIGITS and (nxt.isalpha() or prv.isalpha()):
+            out.append(_LEET_DIGITS[ch])
+        elif ch == "@" and i == 0 and nxt.isalpha():
+            out.append(ch)  # a mention ("@everyone"), not leet
+        elif ch in _LEET_SYMBOLS and _letter_ahead(token, i) and (prv.isalpha() or ch in "@$"):
+            out.append(_LEET_SYMBOLS[ch])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _unleet(token: str) -> str:
+    """Undo leetspeak where digits or symbols stand for letters inside a word.
+
+    The token must carry at least two letters and no more substitutes than letters, so numbers and
+    versions ("x86", "2024") and punctuation runs are kept; a symbol is replaced only when a letter
+    follows it, so "hello!" keeps its "!". A number closing a word ("win10", "mp3") stays a number
+    unless the word is leet elsewhere too ("sh1t3").
+    """
+    trailing = _TRAILING_DIGITS.search(token)
+    if trailing and trailing.start() > 0:
+        head = token[: trailing.start()]
+        if _map_leet(head) == head:
+            return token
+    return _map_leet(token)
+
+
+def normalize(text: str) -> str:
+    """Fold a chat message into the plain form the model is trained and scored on."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _drop_format_chars(text)
+    text = unicodedata.normalize("NFC", _COMBINING_ON_LATIN.sub("", unicodedata.normalize("NFD", text)))
+    mixed_only = _has_genuine_foreign_word(text)
+    text = _WORDISH.sub(lambda m: _unleet(_fold_homoglyphs(m.group(0), mixed_only)), text)
+    for pattern, repl in _DISCORD_TOKENS:
+        text = pattern.sub(repl, text)
+    text = _SPACED.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), text)
+    text = _FLOOD.sub(r"\1\1", text)
+    return _WHITESPACE.sub(" ", text).strip()

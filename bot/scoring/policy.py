@@ -1,0 +1,59 @@
+"""The flag decision: per-label thresholds over the six scores.
+
+Thresholds start as the model's calibrated defaults (metadata.json) and a guild may override any label;
+the same Policy serves `toxmod score`, replay, `/scan` and live messages, so they always agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.labels import LABELS
+from bot.scoring.worker import Scores
+
+
+@dataclass(frozen=True)
+class Decision:
+    scores: dict[str, float]
+    top: list[tuple[str, float]]
+    flagged: bool
+    fired: tuple[str, ...]
+    model_version: str
+    latency_ms: float
+
+    def to_json(self, text: str) -> dict:
+        """The stable `toxmod score --jsonl` contract."""
+        return {
+            "text": text,
+            "scores": {label: round(self.scores[label], 6) for label in LABELS},
+            "top": [[label, round(p, 6)] for label, p in self.top],
+            "flagged": self.flagged,
+            "model": self.model_version,
+        }
+
+
+def validate_threshold(label: str, value: float) -> float:
+    if label not in LABELS:
+        raise ValueError(f"unknown label {label!r}; labels are {', '.join(LABELS)}")
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"threshold for {label} must be in (0, 1], got {value}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Policy:
+    thresholds: Mapping[str, float]
+
+    @classmethod
+    def with_overrides(cls, defaults: Mapping[str, float], overrides: Mapping[str, float] | None) -> Policy:
+        merged = dict(defaults)
+        for label, value in (overrides or {}).items():
+            merged[label] = validate_threshold(label, value)
+        return cls(merged)
+
+    def decide(self, scores: Scores) -> Decision:
+        values = scores.as_dict()
+        top = sorted(values.items(), key=lambda kv: kv[1], reverse=True)[:2]
+        fired = tuple(label for label in LABELS if values[label] >= self.thresholds[label])
+        return Decision(values, top, bool(fired), fired, scores.model_version, scores.latency_ms)

@@ -1,0 +1,132 @@
+"""The database schema (SQLAlchemy 2.0 typed ORM). Alembic migrations in `migrations/` mirror it.
+
+Privacy rule: a scored message row never holds text; only a flag keeps a snapshot of the text, because a
+moderator has to read it, and retention erases it later (`text_erased_at`).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Discord snowflakes exceed 32 bits; SQLite needs INTEGER for autoincrement primary keys.
+Snowflake = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict] = {datetime: DateTime(timezone=True), int: Snowflake}
+
+
+class FlagStatus(enum.StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"
+
+
+class FlagOrigin(enum.StrEnum):
+    MODEL = "model"
+    REPORTED = "reported"
+
+
+def _values(enum_cls: type[enum.Enum]) -> list[str]:
+    return [member.value for member in enum_cls]
+
+
+class GuildSettings(Base):
+    __tablename__ = "guild_settings"
+
+    guild_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    modlog_channel_id: Mapped[int | None]
+    thresholds: Mapped[dict] = mapped_column(JSON, default=dict)  # label -> override
+    automod: Mapped[dict] = mapped_column(JSON, default=dict)  # label -> {"threshold", "delete", "timeout_minutes"}
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Exemption(Base):
+    __tablename__ = "exemptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    guild_id: Mapped[int] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "channel" | "role"
+    target_id: Mapped[int]
+    created_by: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("uq_exemption", "guild_id", "kind", "target_id", unique=True),)
+
+
+class ScoredMessage(Base):
+    __tablename__ = "scored_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int | None]
+    guild_id: Mapped[int | None]
+    channel_id: Mapped[int | None]
+    author_id: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    toxic: Mapped[float] = mapped_column(Float)
+    severe_toxic: Mapped[float] = mapped_column(Float)
+    obscene: Mapped[float] = mapped_column(Float)
+    threat: Mapped[float] = mapped_column(Float)
+    insult: Mapped[float] = mapped_column(Float)
+    identity_hate: Mapped[float] = mapped_column(Float)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    model_version: Mapped[str] = mapped_column(String(128))
+    latency_ms: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_scored_guild_time", "guild_id", "created_at"),)
+
+
+class Flag(Base):
+    __tablename__ = "flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    guild_id: Mapped[int | None] = mapped_column(index=True)
+    channel_id: Mapped[int | None]
+    message_id: Mapped[int | None]
+    author_id: Mapped[int | None] = mapped_column(index=True)
+    scored_message_id: Mapped[int | None] = mapped_column(ForeignKey("scored_messages.id"))
+    origin: Mapped[FlagOrigin] = mapped_column(
+        Enum(FlagOrigin, native_enum=False, length=16, values_callable=_values), default=FlagOrigin.MODEL
+    )
+    reporter_id: Mapped[int | None]
+    text: Mapped[str | None] = mapped_column(Text)
+    text_erased_at: Mapped[datetime | None]
+    labels: Mapped[list] = mapped_column(JSON, default=list)  # labels that passed their thresholds
+    scores: Mapped[dict] = mapped_column(JSON, default=dict)  # all six at flag time
+    model_version: Mapped[str] = mapped_column(String(128))
+    status: Mapped[FlagStatus] = mapped_column(
+        Enum(FlagStatus, native_enum=False, length=16, values_callable=_values), default=FlagStatus.PENDING, index=True
+    )
+    reviewer_id: Mapped[int | None]
+    reviewed_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    action_taken: Mapped[str | None] = mapped_column(String(64))
+    verdict_labels: Mapped[list | None] = mapped_column(JSON)  # what the moderator says applies
+    modlog_channel_id: Mapped[int | None]
+    modlog_message_id: Mapped[int | None]
+    modlog_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    scored_message: Mapped[ScoredMessage | None] = relationship()
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    guild_id: Mapped[int | None] = mapped_column(index=True)
+    actor_id: Mapped[int | None]
+    action: Mapped[str] = mapped_column(String(64))
+    flag_id: Mapped[int | None] = mapped_column(ForeignKey("flags.id"))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,175 @@
+"""Every query and write the CLI and the bot make, as functions of a Session.
+
+They run inside the writer thread (writes) or `Database.read` (reads), never on the event loop. Every
+lookup by flag id is scoped to a guild: a flag of another guild is indistinguishable from a missing one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from bot.labels import LABELS
+from bot.scoring.policy import Decision
+from bot.storage.models import AuditEntry, Exemption, Flag, FlagOrigin, FlagStatus, GuildSettings, ScoredMessage, utcnow
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """Where a message lives on Discord; every field may be None for offline replays."""
+
+    guild_id: int | None = None
+    channel_id: int | None = None
+    message_id: int | None = None
+    author_id: int | None = None
+
+
+def record_score(
+    session: Session,
+    ref: MessageRef,
+    decision: Decision,
+    text: str,
+    *,
+    edited: bool = False,
+    force_flag: FlagOrigin | None = None,
+    reporter_id: int | None = None,
+) -> tuple[ScoredMessage, Flag | None]:
+    """Log one scored message; open a flag (with the text snapshot) only if it was flagged or reported.
+
+    The text is stored on the flag alone: unflagged messages leave no text behind.
+    """
+    row = ScoredMessage(
+        message_id=ref.message_id,
+        guild_id=ref.guild_id,
+        channel_id=ref.channel_id,
+        author_id=ref.author_id,
+        edited=edited,
+        flagged=decision.flagged,
+        model_version=decision.model_version,
+        latency_ms=round(decision.latency_ms, 3),
+        **{label: decision.scores[label] for label in LABELS},
+    )
+    session.add(row)
+    flag = None
+    if decision.flagged or force_flag is not None:
+        flag = Flag(
+            guild_id=ref.guild_id,
+            channel_id=ref.channel_id,
+            message_id=ref.message_id,
+            author_id=ref.author_id,
+            scored_message=row,
+            origin=force_flag or FlagOrigin.MODEL,
+            reporter_id=reporter_id,
+            text=text,
+            labels=list(decision.fired),
+            scores={label: round(p, 6) for label, p in decision.scores.items()},
+            model_version=decision.model_version,
+        )
+        session.add(flag)
+    session.flush()
+    return row, flag
+
+
+def audit(session: Session, guild_id: int | None, actor_id: int | None, action: str, flag_id: int | None = None,
+          **details: object) -> AuditEntry:
+    entry = AuditEntry(guild_id=guild_id, actor_id=actor_id, action=action, flag_id=flag_id, details=details)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def get_flag(session: Session, guild_id: int | None, flag_id: int) -> Flag | None:
+    flag = session.get(Flag, flag_id)
+    if flag is None or flag.guild_id != guild_id:
+        return None
+    return flag
+
+
+def flags_query(
+    guild_id: int | None,
+    status: FlagStatus | None = None,
+    author_id: int | None = None,
+    channel_id: int | None = None,
+) -> Select:
+    q = select(Flag).order_by(Flag.id.desc())
+    if guild_id is not None:
+        q = q.where(Flag.guild_id == guild_id)
+    if status is not None:
+        q = q.where(Flag.status == status)
+    if author_id is not None:
+        q = q.where(Flag.author_id == author_id)
+    if channel_id is not None:
+        q = q.where(Flag.channel_id == channel_id)
+    return q
+
+
+def list_flags(session: Session, guild_id: int | None, *, status: FlagStatus | None = None,
+               author_id: int | None = None, channel_id: int | None = None, offset: int = 0,
+               limit: int = 10) -> tuple[list[Flag], int]:
+    q = flags_query(guild_id, status, author_id, channel_id)
+    total = session.scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
+    return list(session.scalars(q.offset(offset).limit(limit))), total
+
+
+def review_flag(
+    session: Session,
+    guild_id: int | None,
+    flag_id: int,
+    status: FlagStatus,
+    reviewer_id: int,
+    *,
+    note: str | None = None,
+    verdict_labels: list[str] | None = None,
+) -> Flag | None:
+    """Record a moderator's verdict; Dismiss means clean on all six labels."""
+    flag = get_flag(session, guild_id, flag_id)
+    if flag is None:
+        return None
+    flag.status = status
+    flag.reviewer_id = reviewer_id
+    flag.reviewed_at = utcnow()
+    if note:
+        flag.note = note
+    if status is FlagStatus.DISMISSED:
+        flag.verdict_labels = []
+    elif verdict_labels is not None:
+        flag.verdict_labels = [label for label in LABELS if label in verdict_labels]
+    else:
+        flag.verdict_labels = list(flag.labels) or ["toxic"]
+    audit(session, guild_id, reviewer_id, status.value, flag.id, note=note, labels=flag.verdict_labels)
+    return flag
+
+
+def guild_settings(session: Session, guild_id: int) -> GuildSettings:
+    settings = session.get(GuildSettings, guild_id)
+    if settings is None:
+        settings = GuildSettings(guild_id=guild_id, thresholds={}, automod={})
+        session.add(settings)
+        session.flush()
+    return settings
+
+
+def exemptions(session: Session, guild_id: int) -> list[Exemption]:
+    return list(session.scalars(select(Exemption).where(Exemption.guild_id == guild_id)))
+
+
+def flag_counts_since(session: Session, guild_id: int, since: datetime) -> dict:
+    """Figures for /stats: messages scored, flags per label, confirm and dismiss rates."""
+    scored = session.scalar(
+        select(func.count()).where(ScoredMessage.guild_id == guild_id, ScoredMessage.created_at >= since)
+    ) or 0
+    flags = list(session.scalars(select(Flag).where(Flag.guild_id == guild_id, Flag.created_at >= since)))
+    per_label = {label: sum(label in f.labels for f in flags) for label in LABELS}
+    reviewed = [f for f in flags if f.status is not FlagStatus.PENDING]
+    confirmed = sum(f.status is FlagStatus.CONFIRMED for f in reviewed)
+    return {
+        "scored": scored,
+        "flags": len(flags),
+        "per_label": per_label,
+        "reviewed": len(reviewed),
+        "confirm_rate": confirmed / len(reviewed) if reviewed else None,
+        "dismiss_rate": (len(reviewed) - confirmed) / len(reviewed) if reviewed else None,
+    }

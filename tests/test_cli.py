@@ -1,0 +1,124 @@
+"""The `toxmod` command line as a user runs it: the JSON contract, tables, replay into SQLite, bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.labels import LABELS
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, models_dir: Path, db_url: str, tmp_path: Path) -> None:
+    """Settings come from the environment, as for a user with a .env; no real .env is read."""
+    monkeypatch.setenv("MODELS_DIR", str(models_dir))
+    monkeypatch.setenv("MODEL_DIR", "")
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.chdir(tmp_path)
+
+
+def rows(db_url: str, table: str) -> int:
+    path = db_url.removeprefix("sqlite:///")
+    if not Path(path).exists():
+        return 0
+    return sqlite3.connect(path).execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def test_score_jsonl_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["score", "--jsonl", "you are a stupid idiot", "hello friend", ""]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["text"] for line in lines] == ["you are a stupid idiot", "hello friend", ""]
+    for line in lines:
+        assert list(line) == ["text", "scores", "top", "flagged", "model"]
+        assert list(line["scores"]) == list(LABELS) and all(0 <= p <= 1 for p in line["scores"].values())
+        assert len(line["top"]) == 2 and line["top"][0][1] >= line["top"][1][1]
+        assert line["model"] == "tiny-v1"
+    assert [line["flagged"] for line in lines] == [True, False, False]
+
+
+def test_score_reads_stdin_one_message_per_line(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("i will kill you\nsee you at the raid\nｓｔｕｐｉｄ ｌｏｓｅｒ\n"))
+    assert main(["score", "--jsonl"]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o["flagged"] for o in out] == [True, False, True]
+    assert out[0]["top"][0][0] in ("toxic", "threat")
+
+
+def test_score_table_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["score", "you are a stupid idiot", "hello friend"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["message", "top", "label", "second", "label", "flagged"]
+    assert out[1].endswith("YES") and out[2].endswith("no")
+    assert out[-1] == "model tiny-v1"
+
+
+def test_replay_csv_logs_every_message_and_flags_with_text(tmp_path: Path, db_url: str,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "chat.csv"
+    log.write_text('author,channel,content\n1,9,hello friend\n2,9,"you are a stupid idiot"\n3,9,\n4,9,gg\n')
+    assert main(["replay", "-q", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert "replayed 3 messages" in out and "flagged 1" in out
+    assert rows(db_url, "scored_messages") == 3 and rows(db_url, "flags") == 1
+    assert main(["flags"]) == 0
+    assert "you are a stupid idiot" in capsys.readouterr().out
+
+
+def test_replay_plain_lines(tmp_path: Path, db_url: str) -> None:
+    log = tmp_path / "chat.txt"
+    log.write_text("hello friend\n\ni will hurt you\n")
+    assert main(["replay", "-q", str(log)]) == 0
+    assert rows(db_url, "scored_messages") == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "not found"),
+        ("", "is empty"),
+        ("author,channel,content\n1,2\n", "has 2 fields"),
+        ("author,channel,text\n1,2,hi\n", "needs a 'content' column"),
+        (b"\xff\xfe\x00bad", "not UTF-8"),
+    ],
+)
+def test_replay_bad_input_is_one_clear_line_and_writes_nothing(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str], content: str | bytes | None, message: str
+) -> None:
+    log = tmp_path / "chat.csv"
+    if isinstance(content, bytes):
+        log.write_bytes(content)
+    elif content is not None:
+        log.write_text(content)
+    assert main(["replay", str(log)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("toxmod: ") and message in err[0]
+    assert rows(db_url, "scored_messages") == 0
+
+
+def test_missing_model_is_one_clear_line_and_touches_no_database(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "chat.txt"
+    log.write_text("hello\n")
+    assert main(["replay", "--model", str(tmp_path / "gone"), str(log)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"toxmod: model directory not found: {tmp_path / 'gone'}"
+    assert not Path(db_url.removeprefix("sqlite:///")).exists()
+    assert main(["score", "--model", str(tmp_path / "gone"), "hi"]) == 2
+
+
+def test_missing_database_directory_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade", "--database-url", f"sqlite:///{tmp_path}/nope/x.db"]) == 2
+    assert "database directory does not exist" in capsys.readouterr().err
+
+
+def test_db_upgrade_creates_the_schema(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade"]) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert rows(db_url, "flags") == 0 and rows(db_url, "alembic_version") == 1

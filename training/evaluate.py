@@ -1,0 +1,192 @@
+"""Evaluation and threshold calibration of an exported model, through the same code the bot scores with.
+
+Evaluating the exported directory (fp16 weights, normalisation, windows) rather than the in-memory
+training model means the figures in metadata.json describe exactly what ships.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from bot.labels import LABELS
+from bot.scoring.model import ToxicityModel
+from training.metrics import average_precision, roc_auc, threshold_for_precision
+from training.obfuscate import obfuscate
+
+log = logging.getLogger(__name__)
+
+BACKGROUND = "ubuntu_irc"
+
+
+@dataclass
+class EvalSettings:
+    target_precision: float = 0.85
+    background_budget: float = 0.003  # share of background chat the thresholds may flag, over all labels
+    threshold_floor: float = 0.3
+    obfuscation_rows: int = 1500
+    batch_size: int = 64
+
+
+def predict(model: ToxicityModel, texts: list[str], batch_size: int, desc: str, progress: bool) -> np.ndarray:
+    out = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
+    for start in tqdm(range(0, len(texts), batch_size), desc=desc, disable=not progress, unit="batch"):
+        out[start : start + batch_size] = model.predict(texts[start : start + batch_size])
+    return out
+
+
+def label_metrics(frame: pd.DataFrame, probs: np.ndarray) -> dict[str, dict]:
+    """ROC-AUC, PR-AUC and support per label over the rows whose source annotates that label."""
+    result = {}
+    for j, label in enumerate(LABELS):
+        known = frame[label].notna().to_numpy()
+        y = frame[label].to_numpy()[known] == 1
+        result[label] = {
+            "roc_auc": _round(roc_auc(y, probs[known, j])),
+            "pr_auc": _round(average_precision(y, probs[known, j])),
+            "positives": int(y.sum()),
+            "rows": int(known.sum()),
+        }
+    return result
+
+
+def calibrate(
+    val: pd.DataFrame, probs: np.ndarray, background: np.ndarray, cfg: EvalSettings
+) -> tuple[dict[str, float], dict[str, dict]]:
+    """Per-label thresholds: the lowest that reaches the target precision on validation, raised where
+    needed so that the label alone flags no more than its share of the background-chat budget."""
+    thresholds, detail = {}, {}
+    per_label_budget = cfg.background_budget / len(LABELS)
+    for j, label in enumerate(LABELS):
+        known = val[label].notna().to_numpy()
+        y = val[label].to_numpy()[known] == 1
+        t, p, r = threshold_for_precision(y, probs[known, j], cfg.target_precision, cfg.threshold_floor)
+        t_bg = float(np.quantile(background[:, j], 1 - per_label_budget)) if len(background) else 0.0
+        chosen = round(min(max(t, t_bg), 0.99), 4)
+        at = probs[known, j] >= chosen
+        detail[label] = {
+            "threshold": chosen,
+            "precision_threshold": round(t, 4),
+            "background_threshold": round(t_bg, 4),
+            "precision": _round(float(y[at].mean()) if at.any() else None),
+            "recall": _round(float(y[at].sum() / y.sum()) if y.sum() else None),
+            "precision_at_target": _round(p),
+            "recall_at_target": _round(r),
+        }
+        thresholds[label] = chosen
+    return thresholds, detail
+
+
+def flagged(probs: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
+    return (probs >= np.array([thresholds[lb] for lb in LABELS])).any(axis=1)
+
+
+def obfuscation_check(
+    model: ToxicityModel, val: pd.DataFrame, probs: np.ndarray, thresholds: dict[str, float], cfg: EvalSettings,
+    progress: bool,
+) -> dict:
+    """How often a toxic validation message is still flagged once obfuscated, relative to its clean form."""
+    toxic = np.flatnonzero((val["toxic"] == 1).to_numpy())
+    picked = sorted(toxic, key=lambda i: hashlib.sha1(val["text"].iat[i].encode()).hexdigest())[
+        : cfg.obfuscation_rows
+    ]
+    if not picked:
+        return {"rows": 0}
+    clean_flags = flagged(probs[picked], thresholds)
+    texts = [obfuscate(val["text"].iat[i], random.Random(int(i)), word_share=0.6) for i in picked]
+    obf_flags = flagged(predict(model, texts, cfg.batch_size, "obfuscated", progress), thresholds)
+    ratio = obf_flags.sum() / clean_flags.sum() if clean_flags.sum() else None
+    return {
+        "rows": len(picked),
+        "clean_flag_rate": _round(float(clean_flags.mean())),
+        "obfuscated_flag_rate": _round(float(obf_flags.mean())),
+        "ratio": _round(ratio),
+    }
+
+
+def evaluate(
+    model: ToxicityModel,
+    val: pd.DataFrame,
+    heldout_background: list[str],
+    cfg: EvalSettings,
+    progress: bool = True,
+) -> dict:
+    """The full report: thresholds, per-label and per-source metrics, background flag rate, robustness."""
+    probs = predict(model, val["text"].tolist(), cfg.batch_size, "validation", progress)
+    is_bg = (val["source"] == BACKGROUND).to_numpy()
+    thresholds, calibration = calibrate(val, probs, probs[is_bg], cfg)
+    per_source = {}
+    for source, idx in val.groupby("source").indices.items():
+        sub = val.iloc[idx]
+        known = sub["toxic"].notna().to_numpy()
+        per_source[source] = {
+            "rows": len(sub),
+            "toxic": int((sub["toxic"] == 1).sum()),
+            "toxic_roc_auc": _round(roc_auc(sub["toxic"].to_numpy()[known] == 1, probs[idx][known, 0])),
+            "flag_rate": _round(float(flagged(probs[idx], thresholds).mean())),
+        }
+    jigsaw = (val["source"] == "jigsaw").to_numpy()
+    jigsaw_metrics = label_metrics(val[jigsaw], probs[jigsaw]) if jigsaw.any() else {}
+    jig_aucs = [m["roc_auc"] for m in jigsaw_metrics.values() if m["roc_auc"] is not None]
+    bg_probs = predict(model, heldout_background, cfg.batch_size, "background", progress)
+    return {
+        "thresholds": thresholds,
+        "target_precision": cfg.target_precision,
+        "calibration": calibration,
+        "labels": label_metrics(val, probs),
+        "jigsaw_labels": jigsaw_metrics,
+        "jigsaw_mean_roc_auc": _round(float(np.mean(jig_aucs)) if jig_aucs else None),
+        "sources": per_source,
+        "background_heldout": {
+            "rows": len(heldout_background),
+            "flag_rate": _round(float(flagged(bg_probs, thresholds).mean()) if len(bg_probs) else None),
+        },
+        "obfuscation": obfuscation_check(model, val, probs, thresholds, cfg, progress),
+    }
+
+
+def format_report(report: dict) -> str:
+    """A readable plain-text table of the report, for the terminal and the model card."""
+    lines = [f"thresholds (target precision {report['target_precision']}):"]
+    lines.append(f"  {'label':<14}{'thr':>7}{'ROC-AUC':>9}{'PR-AUC':>8}{'pos':>7}{'rows':>8}{'prec':>7}{'recall':>8}")
+    for label in LABELS:
+        m, c = report["labels"][label], report["calibration"][label]
+        lines.append(
+            f"  {label:<14}{c['threshold']:>7.3f}{_fmt(m['roc_auc']):>9}{_fmt(m['pr_auc']):>8}{m['positives']:>7}"
+            f"{m['rows']:>8}{_fmt(c['precision']):>7}{_fmt(c['recall']):>8}"
+        )
+    lines.append(f"Jigsaw validation mean ROC-AUC over six labels: {_fmt(report['jigsaw_mean_roc_auc'])}")
+    for label, m in report["jigsaw_labels"].items():
+        lines.append(f"  jigsaw {label:<14} ROC-AUC {_fmt(m['roc_auc'])}  (positives {m['positives']}/{m['rows']})")
+    lines.append("per source (toxic vs clean):")
+    for source, m in report["sources"].items():
+        lines.append(
+            f"  {source:<12} ROC-AUC {_fmt(m['toxic_roc_auc'])}  rows {m['rows']:>6}  toxic {m['toxic']:>5}"
+            f"  flagged {_pct(m['flag_rate'])}"
+        )
+    bg = report["background_heldout"]
+    lines.append(f"held-out background chat flagged: {_pct(bg['flag_rate'])} of {bg['rows']} messages")
+    ob = report["obfuscation"]
+    lines.append(
+        f"obfuscated toxic messages flagged {_pct(ob.get('obfuscated_flag_rate'))} vs clean "
+        f"{_pct(ob.get('clean_flag_rate'))} (ratio {_fmt(ob.get('ratio'))}, {ob['rows']} rows)"
+    )
+    return "\n".join(lines)
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 4)
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.2f}%"

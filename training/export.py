@@ -1,0 +1,84 @@
+"""Writing a model directory: fp16 weights, tokenizer, config with id2label, metadata and model card."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+from bot.labels import LABELS
+
+log = logging.getLogger(__name__)
+
+CARD_TEMPLATE = """# {version}
+
+A multilabel toxicity classifier for Discord chat, fine-tuned by toxmod from {base} for the six Jigsaw 2018
+labels ({labels}). It is the model the toxmod bot and `toxmod score` load by default.
+
+## Intended use
+Scoring chat messages in English-speaking Discord servers so that human moderators see likely violations.
+It ranks and flags; it does not decide. Every flag goes to a moderator, whose verdict feeds retraining.
+Not for automated punishment without review, not for other languages, not for profiling people.
+
+## Training data and licences
+{sources}
+
+Every source is mapped into the six labels with a per-label known mask (see `training/LABEL_MAPPING.md`
+in the toxmod repository); a label a source does not annotate contributes nothing to the loss. Texts are
+deduplicated by normalised form and split 90/10 by a hash of that form. A quarter of the training texts
+were obfuscated (leetspeak, homoglyphs, zero-width characters, spaced letters, floods) with labels kept.
+
+## Training
+{training}
+
+## Validation metrics
+```
+{report}
+```
+
+## Known limits
+- Only 8,322 of the 159,571 Jigsaw rows are available here, so `threat` (49 Jigsaw positives, 61 GameTox),
+  `severe_toxic` (172) and `identity_hate` are learned from thin data; their figures rest on small support.
+- Labels other than `toxic` come mostly from Jigsaw's Wikipedia comments, not chat.
+- English only; other languages (present in GameTox) are mostly scored clean.
+- Corpora disagree on short gaming slang ("ez" is toxic in CONDA and clean in GameTox).
+- Thresholds were chosen for a target precision on this validation split; a server with different norms
+  should review `/thresholds` and, with enough verdicts, retrain from its moderators' feedback.
+"""
+
+
+def save_model_dir(model: torch.nn.Module, tokenizer, out_dir: Path) -> None:
+    """Weights in fp16 safetensors (half the size, no loss that matters for scoring) and the tokenizer."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    half = copy.deepcopy(model).to("cpu").half()
+    half.config.id2label = dict(enumerate(LABELS))
+    half.config.label2id = {label: i for i, label in enumerate(LABELS)}
+    half.config.problem_type = "multi_label_classification"
+    half.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+
+
+def write_metadata(out_dir: Path, metadata: dict) -> None:
+    meta = {"labels": list(LABELS), "created": datetime.now(UTC).isoformat(timespec="seconds"), **metadata}
+    (out_dir / "metadata.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+
+
+def write_model_card(out_dir: Path, metadata: dict, report_text: str) -> None:
+    sources = "\n".join(
+        f"- `{s['name']}`: {s['rows']:,} rows, sha256 `{s['sha256'][:16]}…`" for s in metadata.get("sources", [])
+    )
+    timing = metadata.get("training", {})
+    training = "\n".join(f"- {k}: {v}" for k, v in timing.items())
+    card = CARD_TEMPLATE.format(
+        version=metadata["version"],
+        base=metadata.get("base_model", "all-MiniLM-L6-v2"),
+        labels=", ".join(LABELS),
+        sources=sources or "- (none recorded)",
+        training=training or "- (none recorded)",
+        report=report_text,
+    )
+    (out_dir / "MODEL_CARD.md").write_text(card)

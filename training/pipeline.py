@@ -1,0 +1,86 @@
+"""`toxmod train` end to end: data → fine-tune (checkpointed) → export → evaluate and calibrate → card."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.scoring.model import ToxicityModel
+from bot.scoring.normalize import normalize
+from training.evaluate import BACKGROUND, EvalSettings, evaluate, format_report
+from training.export import save_model_dir, write_metadata, write_model_card
+from training.sources import SOURCES, load_ubuntu_irc
+from training.train import Prepared, TrainConfig, Trainer, default_base_model, prepare_data, write_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    model_dir: Path
+    report: dict
+    report_text: str
+
+
+def heldout_background(cfg: TrainConfig, data: Prepared, rows: int = 5000) -> list[str]:
+    """Background chat never used in training or calibration, for the honest false-flag rate."""
+    if cfg.data_dir is None or (cfg.sources and BACKGROUND not in cfg.sources):
+        return []
+    path = Path(cfg.data_dir) / Path(SOURCES[BACKGROUND].relpath).parent
+    seen = {normalize(t) for t in data.train["text"]} | {normalize(t) for t in data.val["text"]}
+    unseen = {n: t for t in load_ubuntu_irc(path, cap=None)["text"] if (n := normalize(t)) and n not in seen}
+    ranked = sorted(unseen, key=lambda n: hashlib.sha1(f"heldout:{n}".encode()).hexdigest())
+    return [unseen[n] for n in ranked[:rows]]
+
+
+def run_training(
+    cfg: TrainConfig,
+    out_dir: Path,
+    version: str,
+    *,
+    init_model: Path | None = None,
+    resume: bool = False,
+    eval_settings: EvalSettings | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    data = prepare_data(cfg)
+    trainer = Trainer(cfg, data, init_model=init_model)
+    if resume:
+        trainer.load_checkpoint()
+    elif trainer.checkpoint_path.exists():
+        raise FileExistsError(
+            f"{trainer.checkpoint_path} exists: pass --resume to continue it or choose another --run-dir"
+        )
+    trainer.train(progress=progress)
+    trainer.save_checkpoint()
+
+    staging = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    save_model_dir(trainer.model, trainer.tokenizer, staging)
+    base = init_model or cfg.base_model or default_base_model()
+    metadata = {
+        "version": version,
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2" if base == default_base_model() else str(base),
+        "sources": data.provenance,
+        "training_args": cfg.to_json(),
+        "training": trainer.summary(),
+        "thresholds": {},
+    }
+    write_metadata(staging, metadata)
+
+    settings = eval_settings or EvalSettings()
+    scorer = ToxicityModel(staging, max_length=128)
+    report = evaluate(scorer, data.val, heldout_background(cfg, data), settings, progress=progress)
+    report_text = format_report(report)
+    metadata["thresholds"] = report.pop("thresholds")
+    metadata["metrics"] = report
+    write_metadata(staging, metadata)
+    write_model_card(staging, metadata, report_text)
+    write_json(cfg.run_dir / "report.json", metadata)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    staging.rename(out_dir)
+    log.info("exported %s to %s", version, out_dir)
+    return TrainResult(out_dir, metadata, report_text)

