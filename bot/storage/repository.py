@@ -173,3 +173,65 @@ def flag_counts_since(session: Session, guild_id: int, since: datetime) -> dict:
         "confirm_rate": confirmed / len(reviewed) if reviewed else None,
         "dismiss_rate": (len(reviewed) - confirmed) / len(reviewed) if reviewed else None,
     }
+
+
+def set_modlog_post(session: Session, flag_id: int, channel_id: int | None, message_id: int | None,
+                    error: str | None) -> None:
+    """Where the flag was posted, or why it could not be; the flag itself is never lost either way."""
+    flag = session.get(Flag, flag_id)
+    if flag is not None:
+        flag.modlog_channel_id, flag.modlog_message_id, flag.modlog_error = channel_id, message_id, error
+
+
+def record_action(session: Session, guild_id: int, flag_id: int, actor_id: int | None, action: str,
+                  **details: object) -> Flag | None:
+    """A moderator or automod action on a flagged message (delete, timeout), in the flag and the audit log."""
+    flag = get_flag(session, guild_id, flag_id)
+    if flag is None:
+        return None
+    flag.action_taken = action if not flag.action_taken else f"{flag.action_taken}, {action}"
+    audit(session, guild_id, actor_id, action, flag.id, **details)
+    return flag
+
+
+def update_guild_settings(session: Session, guild_id: int, actor_id: int | None, action: str,
+                          **changes: object) -> GuildSettings:
+    """Change a guild's settings (modlog channel, thresholds, automod) and audit who did it."""
+    settings = guild_settings(session, guild_id)
+    for key, value in changes.items():
+        setattr(settings, key, value)
+    audit(session, guild_id, actor_id, action, **{k: v for k, v in changes.items()})
+    return settings
+
+
+def add_exemption(session: Session, guild_id: int, kind: str, target_id: int, actor_id: int) -> bool:
+    exists = session.scalar(select(Exemption).where(
+        Exemption.guild_id == guild_id, Exemption.kind == kind, Exemption.target_id == target_id))
+    if exists is not None:
+        return False
+    session.add(Exemption(guild_id=guild_id, kind=kind, target_id=target_id, created_by=actor_id))
+    audit(session, guild_id, actor_id, "exempt_add", kind=kind, target_id=target_id)
+    return True
+
+
+def remove_exemption(session: Session, guild_id: int, kind: str, target_id: int, actor_id: int) -> bool:
+    row = session.scalar(select(Exemption).where(
+        Exemption.guild_id == guild_id, Exemption.kind == kind, Exemption.target_id == target_id))
+    if row is None:
+        return False
+    session.delete(row)
+    audit(session, guild_id, actor_id, "exempt_remove", kind=kind, target_id=target_id)
+    return True
+
+
+def member_history(session: Session, guild_id: int, author_id: int, limit: int = 10) -> dict:
+    """A member's flags in one guild: counts by status and the latest few."""
+    flags = list(session.scalars(flags_query(guild_id, author_id=author_id)))
+    scored = session.scalar(select(func.count()).where(
+        ScoredMessage.guild_id == guild_id, ScoredMessage.author_id == author_id)) or 0
+    return {
+        "scored": scored,
+        "flags": len(flags),
+        "by_status": {status.value: sum(f.status is status for f in flags) for status in FlagStatus},
+        "latest": flags[:limit],
+    }

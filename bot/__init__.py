@@ -1,0 +1,18 @@
+"""toxmod: a self-hosted Discord moderation bot with its own toxicity model."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.app import ToxmodBot
+
+
+def create_bot(**overrides: object) -> ToxmodBot:
+    """Build the bot (settings from the environment / .env, overridden by keyword); see bot.app.
+
+    Imported lazily so the CLI's scoring and training commands do not pay for importing discord.py.
+    """
+    from bot.app import create_bot as _create_bot
+
+    return _create_bot(**overrides)

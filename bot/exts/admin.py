@@ -1,0 +1,188 @@
+"""Admin settings per guild: mod-log channel, thresholds, exemptions, automod, and the model itself."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+from sqlalchemy import select
+
+from bot.app import ToxmodBot
+from bot.errors import UserInputError
+from bot.exts.checks import ADMIN, GuardedGroup
+from bot.exts.live import publish_flag
+from bot.guild_config import AutomodRule
+from bot.labels import LABELS
+from bot.scoring.model import ModelNotFoundError
+from bot.scoring.policy import validate_threshold
+from bot.storage.models import Flag, FlagStatus
+from bot.storage.repository import add_exemption, remove_exemption, update_guild_settings
+
+log = logging.getLogger(__name__)
+
+Label = Literal["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
+REPOST_LIMIT = 25
+
+
+class Admin(commands.Cog):
+    modlog = GuardedGroup(name="modlog", description="Where flags are posted", permissions=ADMIN)
+    thresholds = GuardedGroup(name="thresholds", description="Per-label flag thresholds", permissions=ADMIN)
+    exempt = GuardedGroup(name="exempt", description="Channels and roles that are never scored", permissions=ADMIN)
+    automod = GuardedGroup(name="automod", description="Automatic actions per label", permissions=ADMIN)
+    model = GuardedGroup(name="model", description="The toxicity model", permissions=ADMIN)
+
+    def __init__(self, bot: ToxmodBot) -> None:
+        self.bot = bot
+
+    async def _update(self, guild_id: int, actor_id: int, action: str, **changes: object) -> None:
+        await self.bot.db.write(lambda s: update_guild_settings(s, guild_id, actor_id, action, **changes))
+        self.bot.forget_guild_config(guild_id)
+
+    # -- /modlog -----------------------------------------------------------------------------------------
+    @modlog.command(name="set", description="Post flags in this channel")
+    async def modlog_set(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        perms = channel.permissions_for(interaction.guild.me)
+        if not (perms.view_channel and perms.send_messages and perms.embed_links):
+            raise UserInputError(f"I need View Channel, Send Messages and Embed Links in {channel.mention}.")
+        await self._update(interaction.guild_id, interaction.user.id, "modlog_set", modlog_channel_id=channel.id)
+        self.bot.modlog_failures.pop(interaction.guild_id, None)
+        await interaction.response.send_message(f"Flags will be posted in {channel.mention}.", ephemeral=True)
+        await self._repost_unposted(interaction.guild)
+
+    async def _repost_unposted(self, guild: discord.Guild) -> None:
+        """Pending flags that never reached a mod-log (none set, or it failed) are posted now."""
+        flags = await self.bot.db.read(lambda s: list(s.scalars(
+            select(Flag).where(Flag.guild_id == guild.id, Flag.status == FlagStatus.PENDING,
+                               Flag.modlog_message_id.is_(None)).order_by(Flag.id).limit(REPOST_LIMIT))))
+        for flag in flags:
+            await publish_flag(self.bot, guild, flag)
+
+    # -- /thresholds -------------------------------------------------------------------------------------
+    @thresholds.command(name="show", description="Thresholds in force here, and the model's defaults")
+    async def thresholds_show(self, interaction: discord.Interaction) -> None:
+        config = await self.bot.guild_config(interaction.guild_id)
+        defaults = self.bot.scorer.model.info.thresholds
+        lines = []
+        for label in LABELS:
+            value = config.thresholds.get(label)
+            lines.append(f"`{label:<13}` {value if value is not None else defaults[label]:.2f}"
+                         + (f" (model default {defaults[label]:.2f})" if value is not None else " (model default)"))
+        embed = discord.Embed(title="Flag thresholds", description="\n".join(lines), colour=discord.Colour.blurple())
+        embed.set_footer(text=f"model {self.bot.scorer.model.version} · a message is flagged when any label "
+                              "reaches its threshold")
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @thresholds.command(name="set", description="Override one label's threshold in this server")
+    async def thresholds_set(self, interaction: discord.Interaction, label: Label,
+                             value: app_commands.Range[float, 0.01, 1.0]) -> None:
+        validate_threshold(label, value)
+        config = await self.bot.guild_config(interaction.guild_id)
+        await self._update(interaction.guild_id, interaction.user.id, "thresholds_set",
+                           thresholds={**config.thresholds, label: float(value)})
+        await interaction.response.send_message(f"`{label}` threshold is now {value:.2f} here.", ephemeral=True)
+
+    @thresholds.command(name="reset", description="Back to the model's calibrated thresholds")
+    async def thresholds_reset(self, interaction: discord.Interaction) -> None:
+        await self._update(interaction.guild_id, interaction.user.id, "thresholds_reset", thresholds={})
+        await interaction.response.send_message("Thresholds reset to the model's defaults.", ephemeral=True)
+
+    # -- /exempt -----------------------------------------------------------------------------------------
+    async def _exempt(self, interaction: discord.Interaction, add: bool, channel: discord.abc.GuildChannel | None,
+                      role: discord.Role | None) -> None:
+        if (channel is None) == (role is None):
+            raise UserInputError("Give exactly one channel or one role.")
+        kind, target = ("channel", channel) if channel is not None else ("role", role)
+        change = add_exemption if add else remove_exemption
+        changed = await self.bot.db.write(
+            lambda s: change(s, interaction.guild_id, kind, target.id, interaction.user.id))
+        self.bot.forget_guild_config(interaction.guild_id)
+        if add:
+            text = f"{target.mention} is now exempt." if changed else f"{target.mention} was already exempt."
+        else:
+            text = f"{target.mention} is scored again." if changed else f"{target.mention} was not exempt."
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @exempt.command(name="add", description="Never score messages in a channel or from a role")
+    async def exempt_add(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None,
+                         role: discord.Role | None = None) -> None:
+        await self._exempt(interaction, True, channel, role)
+
+    @exempt.command(name="remove", description="Score a channel or role again")
+    async def exempt_remove(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None,
+                            role: discord.Role | None = None) -> None:
+        await self._exempt(interaction, False, channel, role)
+
+    @exempt.command(name="list", description="Exempt channels and roles")
+    async def exempt_list(self, interaction: discord.Interaction) -> None:
+        config = await self.bot.guild_config(interaction.guild_id)
+        lines = [f"<#{c}>" for c in sorted(config.exempt_channels)] + [f"<@&{r}>" for r in sorted(config.exempt_roles)]
+        await interaction.response.send_message("\n".join(lines) or "Nothing is exempt.", ephemeral=True)
+
+    # -- /automod ----------------------------------------------------------------------------------------
+    @automod.command(name="show", description="Automatic actions per label (off unless set)")
+    async def automod_show(self, interaction: discord.Interaction) -> None:
+        config = await self.bot.guild_config(interaction.guild_id)
+        lines = [f"`{label}` ≥ {rule.threshold:.2f}: " + (", ".join(
+                     filter(None, ["delete" if rule.delete else "",
+                                   f"timeout {rule.timeout_minutes} min" if rule.timeout_minutes else ""]))
+                     or "nothing")
+                 for label, rule in config.automod.items()]
+        await interaction.response.send_message("\n".join(lines) or "Automod is off for every label.", ephemeral=True)
+
+    @automod.command(name="set", description="Delete and/or time out when a label passes a higher threshold")
+    @app_commands.describe(threshold="score at which to act; 0 turns this label's automod off",
+                           timeout_minutes="0 for no timeout")
+    async def automod_set(self, interaction: discord.Interaction, label: Label,
+                          threshold: app_commands.Range[float, 0.0, 1.0], delete: bool = False,
+                          timeout_minutes: app_commands.Range[int, 0, 40320] = 0) -> None:
+        config = await self.bot.guild_config(interaction.guild_id)
+        rules = {name: rule.to_json() for name, rule in config.automod.items()}
+        if threshold == 0 or not (delete or timeout_minutes):
+            rules.pop(label, None)
+            text = f"Automod is off for `{label}`."
+        else:
+            in_force = config.thresholds.get(label, self.bot.scorer.model.info.thresholds[label])
+            if threshold < in_force:
+                raise UserInputError(f"The automod threshold must be at least the flag threshold ({in_force:.2f}).")
+            rules[label] = AutomodRule(float(threshold), delete, timeout_minutes).to_json()
+            text = f"Automod for `{label}` ≥ {threshold:.2f} set."
+        await self._update(interaction.guild_id, interaction.user.id, "automod_set", automod=rules)
+        await interaction.response.send_message(text, ephemeral=True)
+
+    # -- /model ------------------------------------------------------------------------------------------
+    @model.command(name="info", description="Model version, metrics, thresholds, queue and throughput")
+    async def model_info(self, interaction: discord.Interaction) -> None:
+        scorer, info = self.bot.scorer, self.bot.scorer.model.info
+        config = await self.bot.guild_config(interaction.guild_id)
+        embed = discord.Embed(title=f"Model {info.version}", colour=discord.Colour.blurple())
+        metrics = info.metrics or {}
+        jigsaw = metrics.get("jigsaw_mean_roc_auc")
+        bg = (metrics.get("background_heldout") or {}).get("flag_rate")
+        embed.add_field(name="Validation", value=(f"Jigsaw mean ROC-AUC {jigsaw if jigsaw is not None else 'n/a'}\n"
+                                                  f"background flag rate {bg if bg is not None else 'n/a'}"))
+        thresholds = {**info.thresholds, **config.thresholds}
+        embed.add_field(name="Thresholds in force", value="\n".join(f"{k} {v:.2f}" for k, v in thresholds.items()))
+        embed.add_field(name="Worker", value=(f"queue {scorer.queue_depth}\n{scorer.messages_per_second():.1f} msg/s"
+                                              f"\n{scorer.scored_total} scored\nuptime {self.bot.uptime / 3600:.1f} h"))
+        failure = self.bot.modlog_failures.get(interaction.guild_id)
+        embed.add_field(name="Mod-log", value=f"⚠ {failure}" if failure else "OK", inline=False)
+        if self.bot.db.last_error:
+            embed.add_field(name="Database", value=f"⚠ {self.bot.db.last_error}", inline=False)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @model.command(name="reload", description="Switch to the model models/current names, without a restart")
+    async def model_reload(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            old, new = await self.bot.reload_model()
+        except (ModelNotFoundError, OSError, ValueError) as exc:
+            raise UserInputError(f"Reload failed, still using {self.bot.scorer.model.version}: {exc}") from exc
+        log.info("model reloaded by %s: %s -> %s", interaction.user.id, old, new)
+        await interaction.followup.send(f"Model reloaded: {old} → {new}.", ephemeral=True)
+
+
+async def setup(bot: ToxmodBot) -> None:
+    await bot.add_cog(Admin(bot))

@@ -1,0 +1,53 @@
+"""Per-guild configuration as the live path needs it, cached in memory and refreshed on every change.
+
+Every message consults its guild's exemptions and thresholds; reading them from the database each time
+would put a database round trip in front of every score, so the bot keeps one snapshot per guild and
+drops it whenever an admin command changes that guild's settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from bot.storage.repository import exemptions, guild_settings
+
+
+@dataclass(frozen=True)
+class AutomodRule:
+    """Automatic action for one label once its score passes a second, higher threshold."""
+
+    threshold: float
+    delete: bool = False
+    timeout_minutes: int = 0
+
+    def to_json(self) -> dict:
+        return {"threshold": self.threshold, "delete": self.delete, "timeout_minutes": self.timeout_minutes}
+
+
+@dataclass(frozen=True)
+class GuildConfig:
+    guild_id: int
+    modlog_channel_id: int | None = None
+    thresholds: dict[str, float] = field(default_factory=dict)
+    automod: dict[str, AutomodRule] = field(default_factory=dict)
+    exempt_channels: frozenset[int] = frozenset()
+    exempt_roles: frozenset[int] = frozenset()
+
+    def is_exempt(self, channel_ids: set[int], role_ids: set[int]) -> bool:
+        """Exempt when the channel (or its parent, for threads) or any of the author's roles is exempt."""
+        return bool(channel_ids & self.exempt_channels or role_ids & self.exempt_roles)
+
+
+def load_guild_config(session: Session, guild_id: int) -> GuildConfig:
+    settings = guild_settings(session, guild_id)
+    rows = exemptions(session, guild_id)
+    return GuildConfig(
+        guild_id=guild_id,
+        modlog_channel_id=settings.modlog_channel_id,
+        thresholds=dict(settings.thresholds or {}),
+        automod={label: AutomodRule(**rule) for label, rule in (settings.automod or {}).items()},
+        exempt_channels=frozenset(r.target_id for r in rows if r.kind == "channel"),
+        exempt_roles=frozenset(r.target_id for r in rows if r.kind == "role"),
+    )
