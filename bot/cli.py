@@ -18,13 +18,17 @@ class CliError(Exception):
     """A user-facing failure: printed as one line on stderr, exit status 2."""
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {}
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    overrides: dict[str, object] = {}
     if getattr(args, "database_url", None):
         overrides["database_url"] = args.database_url
     if getattr(args, "model", None):
         overrides["model_dir"] = Path(args.model)
-    return Settings.load(**overrides)
+    return overrides
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.load(**_overrides(args))
 
 
 # -- score / replay / flags / db ---------------------------------------------------------------------
@@ -154,6 +158,63 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
     up.set_defaults(func=cmd_db_upgrade)
 
 
+# -- run / sync ----------------------------------------------------------------------------------------
+def _require_token(settings: Settings) -> str:
+    if not settings.discord_token.strip():
+        raise CliError("DISCORD_TOKEN is not set: copy .env.example to .env and put your bot token in it")
+    return settings.discord_token.strip()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot import create_bot
+
+    settings = _settings(args)
+    token = _require_token(settings)
+    logging.getLogger().setLevel(logging.DEBUG if args.verbose else settings.log_level.upper())
+    bot = create_bot(**_overrides(args))
+    bot.run(token, log_handler=None)  # logging is already configured by main()
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Register the slash commands with Discord: globally (up to an hour to appear) or in one guild (instant)."""
+    import asyncio
+
+    from bot import create_bot
+
+    settings = _settings(args)
+    token = _require_token(settings)
+    guild_id = args.guild or settings.dev_guild_id
+
+    async def sync() -> int:
+        import discord
+
+        bot = create_bot(**_overrides(args))
+        async with bot:
+            await bot.login(token)
+            guild = discord.Object(guild_id) if guild_id else None
+            if guild is not None:
+                bot.tree.copy_global_to(guild=guild)
+            return len(await bot.tree.sync(guild=guild))
+
+    count = asyncio.run(sync())
+    print(f"synced {count} commands " + (f"to guild {guild_id}" if guild_id else "globally (may take up to an hour)"))
+    return 0
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
+    p.add_argument("--model", help="model directory (default: the one models/current names)")
+    p.add_argument("--database-url", help="override DATABASE_URL")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("sync", help="register slash commands with Discord (globally, or --guild ID instantly)")
+    p.add_argument("--guild", type=int, help="sync to this guild only (default: DEV_GUILD_ID, else global)")
+    p.add_argument("--model", help=argparse.SUPPRESS)
+    p.add_argument("--database-url", help="override DATABASE_URL")
+    p.set_defaults(func=cmd_sync)
+
+
 # -- train ---------------------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
     from training.evaluate import EvalSettings
@@ -254,7 +315,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 # -- entry point ---------------------------------------------------------------------------------------
-BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [_add_score, _add_train]
+BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [_add_score, _add_run, _add_train]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -122,3 +122,13 @@ def test_db_upgrade_creates_the_schema(db_url: str, capsys: pytest.CaptureFixtur
     assert main(["db", "upgrade"]) == 0
     assert "up to date" in capsys.readouterr().out
     assert rows(db_url, "flags") == 0 and rows(db_url, "alembic_version") == 1
+
+
+@pytest.mark.parametrize("command", ["run", "sync"])
+def test_bot_commands_without_a_token_point_at_env_example(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "")
+    assert main([command]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("toxmod: DISCORD_TOKEN is not set") and ".env.example" in err

@@ -109,7 +109,7 @@ def pick_device(requested: str) -> torch.device:
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but torch sees no CUDA device")
+        raise ValueError(f"--device {requested} was asked for but torch sees no CUDA device")
     return torch.device(requested)
 
 
@@ -226,6 +226,7 @@ class Trainer:
                 "step": self.step,
                 "seconds": self.seconds,
                 "config": self.cfg.to_json(),
+                "rng": torch.get_rng_state(),  # dropout masks: a resumed run continues the same stream
             },
             tmp,
         )
@@ -243,6 +244,8 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.seconds = state["step"], state["seconds"]
+        if "rng" in state:
+            torch.set_rng_state(state["rng"])
         log.info("resumed from %s at step %d/%d", self.checkpoint_path, self.step, self.total_steps)
         return True
 

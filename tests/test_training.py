@@ -1,0 +1,146 @@
+"""Training end to end on fixtures: train, checkpoint, resume, evaluate, export; calibration; device choice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from bot.labels import LABELS
+from bot.scoring.model import ToxicityModel
+from training.evaluate import EvalSettings
+from training.metrics import average_precision, roc_auc, threshold_for_precision
+from training.pipeline import run_training
+from training.train import TrainConfig, Trainer, pick_device, prepare_data
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sources"
+
+
+def config(tiny_base: Path, run_dir: Path, **overrides: object) -> TrainConfig:
+    settings = dict(data_dir=FIXTURES, base_model=tiny_base, run_dir=run_dir, epochs=2.0, batch_size=4,
+                    max_length=32, samples_per_epoch=40, checkpoint_every=3, ubuntu_cap=None, threads=1, seed=7,
+                    obfuscate_share=0.5, val_percent=30)
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def test_fixture_run_trains_evaluates_and_exports_a_complete_model_dir(tiny_base: Path, tmp_path: Path) -> None:
+    result = run_training(config(tiny_base, tmp_path / "run"), tmp_path / "models" / "fx", "fx-1",
+                          eval_settings=EvalSettings(obfuscation_rows=10), progress=False)
+    out = result.model_dir
+    assert sorted(p.name for p in out.iterdir()) >= sorted(
+        ["MODEL_CARD.md", "config.json", "metadata.json", "model.safetensors", "tokenizer.json",
+         "tokenizer_config.json"])
+    assert not (tmp_path / "models" / "fx.partial").exists()
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["id2label"] == {str(i): label for i, label in enumerate(LABELS)}
+    with safe_open(out / "model.safetensors", "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["version"] == "fx-1" and meta["labels"] == list(LABELS)
+    assert set(meta["thresholds"]) == set(LABELS) and all(0 < t <= 1 for t in meta["thresholds"].values())
+    names = {s["name"] for s in meta["sources"]}
+    assert {"jigsaw", "davidson", "olid", "gametox", "conda", "hatexplain", "convabuse", "ubuntu_irc"} <= names
+    assert all(len(s["sha256"]) == 64 and s["rows"] > 0 for s in meta["sources"])
+    assert meta["training"]["device"] == "cpu" and meta["training"]["seconds_per_epoch"] is not None
+    assert meta["training_args"]["batch_size"] == 4 and "created" in meta
+    for key in ("labels", "sources", "background_heldout", "obfuscation", "calibration"):
+        assert key in meta["metrics"]
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "## Intended use" in card and "## Known limits" in card and "fx-1" in card
+    assert ToxicityModel(out).predict(["hello"]).shape == (1, 6)
+    assert "thresholds (target precision" in result.report_text
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tiny_base: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    whole_cfg = config(tiny_base, tmp_path / "whole")
+    data = prepare_data(whole_cfg)
+    whole = Trainer(whole_cfg, data)
+    whole.train(progress=False)
+
+    cut_cfg = config(tiny_base, tmp_path / "cut")
+    first = Trainer(cut_cfg, data)
+    real_batch, calls = Trainer._batch, {"n": 0}
+
+    def dying_batch(self: Trainer, rows: np.ndarray, batch_no: int):  # noqa: ANN202 - as the original
+        calls["n"] += 1
+        if calls["n"] > 8:
+            raise KeyboardInterrupt("session ended")
+        return real_batch(self, rows, batch_no)
+
+    monkeypatch.setattr(Trainer, "_batch", dying_batch)
+    with pytest.raises(KeyboardInterrupt):
+        first.train(progress=False)
+    monkeypatch.setattr(Trainer, "_batch", real_batch)
+    assert first.checkpoint_path.is_file()
+
+    resumed = Trainer(cut_cfg, data)
+    assert resumed.load_checkpoint() and resumed.step == 6  # the last checkpoint before the interruption
+    resumed.train(progress=False)
+    assert resumed.step == whole.step
+    for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-5), name
+
+
+def test_resume_refuses_a_checkpoint_made_with_other_settings(tiny_base: Path, tmp_path: Path) -> None:
+    cfg = config(tiny_base, tmp_path / "run", samples_per_epoch=8, epochs=1.0, checkpoint_every=1)
+    data = prepare_data(cfg)
+    trainer = Trainer(cfg, data)
+    trainer.train(progress=False)
+    trainer.save_checkpoint()
+    other = Trainer(config(tiny_base, tmp_path / "run", samples_per_epoch=8, epochs=1.0, checkpoint_every=1,
+                           lr=1e-3), data)
+    with pytest.raises(ValueError, match="lr"):
+        other.load_checkpoint()
+
+
+def test_a_second_run_into_the_same_run_dir_needs_resume(tiny_base: Path, tmp_path: Path) -> None:
+    cfg = config(tiny_base, tmp_path / "run", samples_per_epoch=8, epochs=1.0)
+    run_training(cfg, tmp_path / "m" / "a", "a", eval_settings=EvalSettings(obfuscation_rows=4), progress=False)
+    with pytest.raises(FileExistsError, match="--resume"):
+        run_training(cfg, tmp_path / "m" / "a", "a", progress=False)
+
+
+def test_masked_loss_ignores_unknown_labels() -> None:
+    from training.train import masked_bce
+
+    logits = torch.tensor([[5.0, -5.0, 9.0, 0.0, 0.0, 0.0]])
+    nan = float("nan")
+    labels = torch.tensor([[1.0, 0.0, nan, nan, nan, nan]])
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits[0, :2], labels[0, :2])
+    assert masked_bce(logits, labels).item() == pytest.approx(expected.item())
+
+
+def test_device_choice_on_a_machine_without_cuda() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert pick_device("auto").type == "cpu"
+    assert pick_device("cpu").type == "cpu"
+    with pytest.raises(ValueError, match="no CUDA device"):
+        pick_device("cuda")
+
+
+def test_threshold_for_precision_on_hand_computed_scores() -> None:
+    y = np.array([1, 1, 0, 1, 0, 0, 1, 0])
+    s = np.array([0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.55, 0.1])
+    # precision by cut: .95→1, .9→1, .85→.67, .8→.75, .7→.6, .6→.5, .55→.57, .1→.5
+    t, p, r = threshold_for_precision(y, s, target=0.75, floor=0.0)
+    assert (t, p, r) == (0.8, 0.75, 0.75)
+    t, p, r = threshold_for_precision(y, s, target=0.99, floor=0.0)
+    assert (t, p, r) == (0.9, 1.0, 0.5)
+    t, _, _ = threshold_for_precision(y, s, target=0.5, floor=0.3)
+    assert t == 0.3  # never below the floor
+    assert threshold_for_precision(np.zeros(3), s[:3], 0.9)[1:] == (None, None)
+
+
+def test_ranking_metrics_match_hand_computed_values() -> None:
+    y = np.array([0, 0, 1, 1])
+    assert roc_auc(y, np.array([0.1, 0.4, 0.35, 0.8])) == pytest.approx(0.75)
+    assert roc_auc(y, np.array([0.5, 0.5, 0.5, 0.5])) == pytest.approx(0.5)
+    assert roc_auc(np.ones(3), np.arange(3)) is None
+    assert average_precision(y, np.array([0.1, 0.4, 0.35, 0.8])) == pytest.approx((1 + 2 / 3) / 2)
