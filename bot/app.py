@@ -8,8 +8,10 @@ loop in `setup_hook`, and `close` drains queued scores and writes before the con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import discord
@@ -47,6 +49,9 @@ class ToxmodBot(commands.Bot):
         self.started_at = time.monotonic()
         self._guild_configs: dict[int, GuildConfig] = {}
         self.modlog_failures: dict[int, str] = {}  # guild -> last failure to post in its mod-log
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def setup_hook(self) -> None:
@@ -65,13 +70,29 @@ class ToxmodBot(commands.Bot):
                  self.db.engine.url.render_as_string())
 
     async def close(self) -> None:
-        """Score what is queued, write what is pending, then disconnect."""
+        """Score what is queued, let those messages' handlers log them, write what is pending, disconnect."""
         scorer, db = getattr(self, "scorer", None), getattr(self, "db", None)
         if scorer is not None:
             await asyncio.to_thread(scorer.stop)
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout=30)
+        except TimeoutError:
+            log.warning("closing with %d messages still being handled", self._in_flight)
         if db is not None:
             await asyncio.to_thread(db.close)
         await super().close()
+
+    @contextlib.asynccontextmanager
+    async def handling(self) -> AsyncIterator[None]:
+        """Marks a message as in flight, so shutdown waits for it to be logged before closing the database."""
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
 
     # -- per-guild configuration -----------------------------------------------------------------------
     async def guild_config(self, guild_id: int) -> GuildConfig:

@@ -86,6 +86,10 @@ class LiveScoring(commands.Cog):
     async def handle(self, message: discord.Message, *, edited: bool) -> None:
         if not self._wanted(message):
             return  # DMs, bots, webhooks, empty or attachment-only messages
+        async with self.bot.handling():
+            await self._score_and_log(message, edited)
+
+    async def _score_and_log(self, message: discord.Message, edited: bool) -> None:
         guild = message.guild
         config = await self.bot.guild_config(guild.id)
         if config.is_exempt(*_scope(message)):
