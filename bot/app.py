@@ -19,7 +19,7 @@ from discord.ext import commands
 
 from bot.errors import ToxmodTree
 from bot.guild_config import GuildConfig, load_guild_config
-from bot.modlog import FlagButton, TimeoutSelect
+from bot.modlog import FlagButton, TimeoutSelect, VerdictSelect
 from bot.scoring import ToxicityModel, load_model, open_scorer
 from bot.scoring.policy import Policy
 from bot.scoring.worker import ScoringWorker
@@ -61,7 +61,7 @@ class ToxmodBot(commands.Bot):
         self.scorer = await asyncio.to_thread(open_scorer, self.settings)
         for name in EXTENSIONS:
             await self.load_extension(name)
-        self.add_dynamic_items(FlagButton, TimeoutSelect)  # mod-log buttons survive restarts
+        self.add_dynamic_items(FlagButton, TimeoutSelect, VerdictSelect)  # mod-log buttons survive restarts
         if self.settings.dev_guild_id:
             guild = discord.Object(self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.settings import Settings
@@ -156,6 +157,156 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
     up = dbsub.add_parser("upgrade", help="run migrations up to the latest schema")
     up.add_argument("--database-url", help="override DATABASE_URL")
     up.set_defaults(func=cmd_db_upgrade)
+    pg = dbsub.add_parser("purge", help="erase flag texts older than the retention period")
+    pg.add_argument("--days", type=int, help="override RETENTION_DAYS")
+    pg.add_argument("--database-url", help="override DATABASE_URL")
+    pg.set_defaults(func=cmd_db_purge)
+
+
+# -- feedback / thresholds / purge / model registry ------------------------------------------------------
+def _date(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date: {value!r} (e.g. 2026-11-01)") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    from bot.feedback import feedback_rows, reviewed_flags, write_feedback_csv
+    from bot.storage.database import Database
+
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise CliError(f"output directory does not exist: {out.parent}")
+    db = Database(_settings(args).database_url).upgrade()
+    try:
+        flags = db.read_sync(lambda s: reviewed_flags(s, args.guild, args.since))
+    finally:
+        db.close()
+    rows = feedback_rows(flags)
+    write_feedback_csv(rows, out)
+    erased = len(flags) - len(rows)
+    print(f"wrote {len(rows)} verdicts to {out}" + (f" ({erased} skipped: text erased)" if erased else ""))
+    return 0
+
+
+def cmd_thresholds_suggest(args: argparse.Namespace) -> int:
+    from bot.feedback import reviewed_flags, suggest_thresholds
+    from bot.scoring.model import read_model_info
+    from bot.scoring.registry import resolve_model_dir
+    from bot.storage.database import Database
+    from bot.storage.repository import guild_settings
+
+    settings = _settings(args)
+    defaults = read_model_info(resolve_model_dir(settings.models_dir, settings.model_dir)).thresholds
+    db = Database(settings.database_url).upgrade()
+    try:
+        flags = db.read_sync(lambda s: reviewed_flags(s, args.guild))
+        overrides = db.read_sync(lambda s: dict(guild_settings(s, args.guild).thresholds or {}))
+    finally:
+        db.close()
+    current = {**defaults, **overrides}
+    print(f"guild {args.guild}: {len(flags)} verdicts, target precision {args.target_precision}")
+    print(f"{'label':<14}{'current':>9}{'suggested':>11}{'kept':>6}{'removed':>9}{'precision':>11}{'recall':>8}")
+    for sug in suggest_thresholds(flags, current, args.target_precision):
+        suggested = "-" if sug.threshold is None else f"{sug.threshold:.3f}"
+        precision = "-" if sug.precision is None else f"{sug.precision:.2f}"
+        recall = "-" if sug.recall is None else f"{sug.recall:.2f}"
+        print(f"{sug.label:<14}{sug.current:>9.3f}{suggested:>11}{sug.positives:>6}{sug.negatives:>9}"
+              f"{precision:>11}{recall:>8}")
+    print("apply with /thresholds set in Discord; '-' means too few verdicts to suggest")
+    return 0
+
+
+def cmd_db_purge(args: argparse.Namespace) -> int:
+    from bot.storage.database import Database
+    from bot.storage.models import utcnow
+    from bot.storage.repository import erase_texts
+
+    settings = _settings(args)
+    days = settings.retention_days if args.days is None else args.days
+    cutoff = utcnow() - timedelta(days=days)
+    db = Database(settings.database_url).upgrade()
+    try:
+        erased = db.transaction(lambda s: erase_texts(s, before=cutoff))
+    finally:
+        db.close()
+    print(f"erased the text of {erased} flags older than {days} days (verdicts and scores kept)")
+    return 0
+
+
+def cmd_model_list(args: argparse.Namespace) -> int:
+    from bot.scoring.registry import current_name, list_models, shared_metrics
+
+    models_dir = _settings(args).models_dir
+    try:
+        current = current_name(models_dir)
+    except FileNotFoundError:
+        current = None
+    infos = list_models(models_dir)
+    if not infos:
+        print(f"no models in {models_dir}")
+        return 0
+    for info in infos:
+        figures = shared_metrics(info.metrics)
+        jig = figures.get("jigsaw mean ROC-AUC", (None,))[0]
+        bg = figures.get("background flag rate", (None,))[0]
+        print(f"{'*' if info.path.name == current else ' '} {info.path.name:<28} {info.version:<28} "
+              f"{str(info.metadata.get('created', '?'))[:19]:<20} jigsaw AUC {jig if jig is not None else 'n/a'}  "
+              f"background flagged {'n/a' if bg is None else f'{100 * bg:.2f}%'}")
+    return 0
+
+
+def cmd_model_promote(args: argparse.Namespace) -> int:
+    from bot.scoring.registry import promote
+
+    changes = promote(_settings(args).models_dir, args.name, force=args.force, auc_tolerance=args.tolerance)
+    for change in changes:
+        mark = "worse" if change.worse else "ok"
+        print(f"  {change.name:<28} {change.current:.4f} -> {change.candidate:.4f}  {mark}")
+    print(f"models/current now names {args.name}; run /model reload in Discord to switch the running bot")
+    return 0
+
+
+def cmd_model_rollback(args: argparse.Namespace) -> int:
+    from bot.scoring.registry import rollback
+
+    name = rollback(_settings(args).models_dir)
+    print(f"models/current now names {name} again; run /model reload in Discord to switch the running bot")
+    return 0
+
+
+def _add_moderation_tools(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("feedback", help="moderator verdicts as training data")
+    fsub = p.add_subparsers(dest="feedback_command", required=True)
+    ex = fsub.add_parser("export", help="write verdicts as a Jigsaw-format CSV for `toxmod train --feedback`")
+    ex.add_argument("--out", required=True, help="CSV file to write")
+    ex.add_argument("--guild", type=int, help="only this guild's verdicts")
+    ex.add_argument("--since", type=_date, help="only verdicts made on or after this date")
+    ex.add_argument("--database-url", help="override DATABASE_URL")
+    ex.set_defaults(func=cmd_feedback_export)
+
+    p = sub.add_parser("thresholds", help="per-guild thresholds")
+    tsub = p.add_subparsers(dest="thresholds_command", required=True)
+    sg = tsub.add_parser("suggest", help="thresholds from a guild's confirm/dismiss history")
+    sg.add_argument("--guild", type=int, required=True)
+    sg.add_argument("--target-precision", type=float, default=0.9)
+    sg.add_argument("--database-url", help="override DATABASE_URL")
+    sg.add_argument("--model", help="model directory whose thresholds are the defaults")
+    sg.set_defaults(func=cmd_thresholds_suggest)
+
+    p = sub.add_parser("model", help="the models in models/: list, promote, roll back")
+    msub = p.add_subparsers(dest="model_command", required=True)
+    msub.add_parser("list", help="models with their validation figures; * marks the default").set_defaults(
+        func=cmd_model_list)
+    pr = msub.add_parser("promote", help="make NAME the default, unless it is worse on shared validation")
+    pr.add_argument("name")
+    pr.add_argument("--force", action="store_true", help="promote even if worse")
+    pr.add_argument("--tolerance", type=float, default=0.01, help="ROC-AUC drop allowed (default 0.01)")
+    pr.set_defaults(func=cmd_model_promote)
+    msub.add_parser("rollback", help="point models/current back at the previous default").set_defaults(
+        func=cmd_model_rollback)
 
 
 # -- run / sync ----------------------------------------------------------------------------------------
@@ -315,7 +466,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 # -- entry point ---------------------------------------------------------------------------------------
-BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [_add_score, _add_run, _add_train]
+BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [_add_score, _add_moderation_tools, _add_run, _add_train]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ import re
 
 import discord
 
+from bot.labels import LABELS
 from bot.storage.models import Flag, FlagOrigin, FlagStatus
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,31 @@ class TimeoutSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"toxmod
         from bot.exts.review import handle_timeout_choice
 
         await handle_timeout_choice(interaction, self.flag_id, int(self.item.values[0]))
+
+
+class VerdictSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"toxmod:verdict:(?P<flag_id>[0-9]+)"):
+    """After Confirm: which labels really apply (preselected: what the flag was confirmed as)."""
+
+    def __init__(self, flag_id: int, chosen: list[str] | None = None) -> None:
+        chosen = chosen or []
+        options = [discord.SelectOption(label=label, value=label, default=label in chosen) for label in LABELS]
+        super().__init__(discord.ui.Select(placeholder="Which labels apply?", options=options, min_values=1,
+                                           max_values=len(LABELS), custom_id=f"toxmod:verdict:{flag_id}"))
+        self.flag_id = flag_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Select,
+                             match: re.Match[str]) -> VerdictSelect:
+        return cls(int(match["flag_id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        from bot.exts.review import handle_verdict_labels
+
+        await handle_verdict_labels(interaction, self.flag_id, list(self.item.values))
+
+
+def verdict_view(flag: Flag) -> discord.ui.View:
+    return discord.ui.View(timeout=None).add_item(VerdictSelect(flag.id, flag.verdict_labels))
 
 
 def flag_view(flag: Flag) -> discord.ui.View:

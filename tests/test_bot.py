@@ -317,3 +317,29 @@ async def test_model_info_and_reload(world: SimpleNamespace, models_dir: Path) -
     assert "tiny-v1 → tiny-v1" in res.response.content
     await world.alice.send(world.general, TOXIC)
     assert flags(world.env)[0].model_version == "tiny-v1"
+
+
+async def test_confirm_offers_a_label_correction_that_is_stored(world: SimpleNamespace) -> None:
+    await world.alice.send(world.general, TOXIC)
+    [flag] = flags(world.env)
+    res = await world.mod.click(world.modlog.last_message, custom_id=f"toxmod:flag:confirm:{flag.id}")
+    [prompt] = res.followups
+    assert prompt.ephemeral and "Correct the labels" in prompt.content
+    await world.mod.select(prompt, ["toxic", "threat"], custom_id=f"toxmod:verdict:{flag.id}")
+    [flag] = flags(world.env)
+    assert flag.status is FlagStatus.CONFIRMED and flag.verdict_labels == ["toxic", "threat"]
+    status = {f.name: f.value for f in world.modlog.last_message.embeds[0].fields}["Status"]
+    assert "as toxic, threat" in status
+
+
+async def test_privacy_forget_erases_one_members_texts_only(world: SimpleNamespace) -> None:
+    await world.alice.send(world.general, TOXIC)
+    await world.bob.send(world.general, TOXIC)
+    await world.mod.click(world.modlog.history()[0], label="Dismiss")
+    res = await world.admin.slash(world.general, "privacy forget", member=world.alice)
+    assert "Erased 1 stored message texts" in res.response.content
+    alice_flag, bob_flag = flags(world.env)
+    assert alice_flag.text is None and alice_flag.text_erased_at is not None
+    assert alice_flag.status is FlagStatus.DISMISSED and alice_flag.scores == bob_flag.scores
+    assert bob_flag.text == TOXIC
+    assert "privacy forget" not in world.mod.available_commands(world.general)

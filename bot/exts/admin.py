@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Literal
 
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 from sqlalchemy import select
 
 from bot.app import ToxmodBot
@@ -18,8 +19,9 @@ from bot.guild_config import AutomodRule
 from bot.labels import LABELS
 from bot.scoring.model import ModelNotFoundError
 from bot.scoring.policy import validate_threshold
-from bot.storage.models import Flag, FlagStatus
-from bot.storage.repository import add_exemption, remove_exemption, update_guild_settings
+from bot.storage.database import DatabaseError
+from bot.storage.models import Flag, FlagStatus, utcnow
+from bot.storage.repository import add_exemption, audit, erase_texts, remove_exemption, update_guild_settings
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +35,40 @@ class Admin(commands.Cog):
     exempt = GuardedGroup(name="exempt", description="Channels and roles that are never scored", permissions=ADMIN)
     automod = GuardedGroup(name="automod", description="Automatic actions per label", permissions=ADMIN)
     model = GuardedGroup(name="model", description="The toxicity model", permissions=ADMIN)
+    privacy = GuardedGroup(name="privacy", description="Stored message texts", permissions=ADMIN)
 
     def __init__(self, bot: ToxmodBot) -> None:
         self.bot = bot
+        self.purge_old_texts.start()
+
+    async def cog_unload(self) -> None:
+        self.purge_old_texts.cancel()
+
+    @tasks.loop(hours=24)
+    async def purge_old_texts(self) -> None:
+        """Retention: flag texts older than RETENTION_DAYS are erased daily (verdicts and scores stay)."""
+        cutoff = utcnow() - timedelta(days=self.bot.settings.retention_days)
+        try:
+            erased = await self.bot.db.write(lambda s: erase_texts(s, before=cutoff))
+        except DatabaseError:
+            log.exception("retention purge failed; will try again tomorrow")
+            return
+        if erased:
+            log.info("retention: erased the text of %d flags older than %d days", erased,
+                     self.bot.settings.retention_days)
+
+    @purge_old_texts.before_loop
+    async def _wait_until_ready(self) -> None:
+        await self.bot.wait_until_ready()
+
+    # -- /privacy ----------------------------------------------------------------------------------------
+    @privacy.command(name="forget", description="Erase every stored message text of a member in this server")
+    async def privacy_forget(self, interaction: discord.Interaction, member: discord.User) -> None:
+        erased = await self.bot.db.write(lambda s: erase_texts(s, guild_id=interaction.guild_id, author_id=member.id))
+        await self.bot.db.write(lambda s: audit(s, interaction.guild_id, interaction.user.id, "privacy_forget",
+                                                member_id=member.id, erased=erased))
+        await interaction.response.send_message(
+            f"Erased {erased} stored message texts of {member.mention}; verdicts and scores are kept.", ephemeral=True)
 
     async def _update(self, guild_id: int, actor_id: int, action: str, **changes: object) -> None:
         await self.bot.db.write(lambda s: update_guild_settings(s, guild_id, actor_id, action, **changes))

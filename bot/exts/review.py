@@ -18,7 +18,7 @@ from bot.app import ToxmodBot
 from bot.errors import NotFoundError, UserInputError, missing_permissions, send_ephemeral
 from bot.exts.checks import MODERATOR, GuardedGroup, guarded
 from bot.labels import LABELS
-from bot.modlog import describe_failure, flag_embed, flag_view, spoiler_safe, timeout_view
+from bot.modlog import describe_failure, flag_embed, flag_view, spoiler_safe, timeout_view, verdict_view
 from bot.storage.models import Flag, FlagStatus, utcnow
 from bot.storage.repository import (
     flag_counts_since,
@@ -26,6 +26,7 @@ from bot.storage.repository import (
     list_flags,
     member_history,
     record_action,
+    relabel_flag,
     review_flag,
 )
 
@@ -125,6 +126,24 @@ async def _handle_button(bot: ToxmodBot, interaction: discord.Interaction, actio
     else:
         flag = await delete_flagged_message(bot, guild, flag, interaction.user.id)
     await interaction.response.edit_message(embed=flag_embed(flag), view=flag_view(flag))
+    if action == "confirm":  # one click confirms; correcting the labels is optional
+        await interaction.followup.send(f"Flag #{flag.id} confirmed as {', '.join(flag.verdict_labels)}. "
+                                        "Correct the labels if needed:", view=verdict_view(flag), ephemeral=True)
+
+
+async def handle_verdict_labels(interaction: discord.Interaction, flag_id: int, labels: list[str]) -> None:
+    bot: ToxmodBot = interaction.client  # type: ignore[assignment]
+    guild = interaction.guild
+    if guild is None or missing_permissions(interaction, manage_messages=True):
+        await send_ephemeral(interaction, "You need the Manage Messages permission to do that.")
+        return
+    flag = await bot.db.write(lambda s: relabel_flag(s, guild.id, flag_id, labels, interaction.user.id))
+    if flag is None:
+        await send_ephemeral(interaction, f"Flag #{flag_id} is not a confirmed flag in this server.")
+        return
+    await interaction.response.edit_message(content=f"Flag #{flag.id} labelled {', '.join(flag.verdict_labels)}.",
+                                            view=None)
+    await refresh_modlog_message(bot, guild, flag)
 
 
 async def handle_timeout_choice(interaction: discord.Interaction, flag_id: int, minutes: int) -> None:

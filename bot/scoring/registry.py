@@ -7,9 +7,10 @@ rename of one small file.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-from bot.scoring.model import ModelNotFoundError
+from bot.scoring.model import ModelInfo, ModelNotFoundError, read_model_info
 
 POINTER = "current"
 
@@ -38,3 +39,92 @@ def set_current(models_dir: Path, name: str) -> None:
     tmp = Path(models_dir) / f".{POINTER}.tmp"
     tmp.write_text(name + "\n")
     os.replace(tmp, Path(models_dir) / POINTER)
+
+
+HISTORY = ".history"  # earlier defaults, newest last, for rollback
+
+
+@dataclass(frozen=True)
+class MetricChange:
+    name: str
+    current: float
+    candidate: float
+    higher_is_better: bool
+    tolerance: float
+
+    @property
+    def worse(self) -> bool:
+        delta = self.candidate - self.current
+        return -delta > self.tolerance if self.higher_is_better else delta > self.tolerance
+
+
+def list_models(models_dir: Path) -> list[ModelInfo]:
+    """Every complete model directory, oldest first."""
+    infos = []
+    for path in sorted(Path(models_dir).iterdir()) if Path(models_dir).is_dir() else []:
+        if path.is_dir() and not path.name.endswith(".partial"):
+            try:
+                infos.append(read_model_info(path))
+            except ModelNotFoundError:
+                continue
+    return sorted(infos, key=lambda info: str(info.metadata.get("created", "")))
+
+
+def shared_metrics(metrics: dict) -> dict[str, tuple[float, bool]]:
+    """The validation figures two models of the same data can be compared on: (value, higher is better)."""
+    out: dict[str, tuple[float, bool]] = {}
+    if metrics.get("jigsaw_mean_roc_auc") is not None:
+        out["jigsaw mean ROC-AUC"] = (metrics["jigsaw_mean_roc_auc"], True)
+    for source, figures in (metrics.get("sources") or {}).items():
+        if figures.get("toxic_roc_auc") is not None and not source.startswith("feedback"):
+            out[f"{source} ROC-AUC"] = (figures["toxic_roc_auc"], True)
+    rate = (metrics.get("background_heldout") or {}).get("flag_rate")
+    if rate is not None:
+        out["background flag rate"] = (rate, False)
+    return out
+
+
+def compare(current: ModelInfo, candidate: ModelInfo, auc_tolerance: float = 0.01,
+            rate_tolerance: float = 0.002) -> list[MetricChange]:
+    mine, theirs = shared_metrics(current.metrics), shared_metrics(candidate.metrics)
+    return [MetricChange(name, mine[name][0], theirs[name][0], mine[name][1],
+                         auc_tolerance if mine[name][1] else rate_tolerance)
+            for name in mine if name in theirs]
+
+
+class PromotionRefused(ValueError):
+    """The candidate is worse than the current default beyond the tolerance (promote with force to override)."""
+
+
+def promote(models_dir: Path, name: str, *, force: bool = False, auc_tolerance: float = 0.01) -> list[MetricChange]:
+    """Make `name` the default unless it is worse on the shared validation figures; remember the old one."""
+    models_dir = Path(models_dir)
+    candidate = read_model_info(models_dir / name)
+    try:
+        previous = current_name(models_dir)
+    except ModelNotFoundError:
+        previous = None
+    changes = compare(read_model_info(models_dir / previous), candidate, auc_tolerance) if previous else []
+    worse = [c for c in changes if c.worse]
+    if worse and not force:
+        listing = "; ".join(f"{c.name} {c.current:.4f} -> {c.candidate:.4f}" for c in worse)
+        raise PromotionRefused(f"{name} is worse than {previous} on {listing} (use --force to promote anyway)")
+    if previous == name:
+        return changes
+    set_current(models_dir, name)
+    if previous:
+        with (models_dir / HISTORY).open("a") as f:
+            f.write(previous + "\n")
+    return changes
+
+
+def rollback(models_dir: Path) -> str:
+    """Point `current` back at the model it named before the last promotion."""
+    history_file = Path(models_dir) / HISTORY
+    history = history_file.read_text().split() if history_file.is_file() else []
+    if not history:
+        raise ModelNotFoundError("nothing to roll back to: no earlier default recorded")
+    previous = history.pop()
+    set_current(models_dir, previous)
+    history_file.write_text("".join(f"{n}\n" for n in history))
+    return previous

@@ -235,3 +235,30 @@ def member_history(session: Session, guild_id: int, author_id: int, limit: int =
         "by_status": {status.value: sum(f.status is status for f in flags) for status in FlagStatus},
         "latest": flags[:limit],
     }
+
+
+def erase_texts(session: Session, *, before: datetime | None = None, guild_id: int | None = None,
+                author_id: int | None = None) -> int:
+    """Erase flag texts (retention, or a member's request); verdicts, labels and scores stay."""
+    q = select(Flag).where(Flag.text.isnot(None))
+    if before is not None:
+        q = q.where(Flag.created_at < before)
+    if guild_id is not None:
+        q = q.where(Flag.guild_id == guild_id)
+    if author_id is not None:
+        q = q.where(Flag.author_id == author_id)
+    now = utcnow()
+    flags = list(session.scalars(q))
+    for flag in flags:
+        flag.text, flag.text_erased_at = None, now
+    return len(flags)
+
+
+def relabel_flag(session: Session, guild_id: int, flag_id: int, labels: list[str], actor_id: int) -> Flag | None:
+    """A moderator's correction of which labels apply to a confirmed flag."""
+    flag = get_flag(session, guild_id, flag_id)
+    if flag is None or flag.status is not FlagStatus.CONFIRMED:
+        return None
+    flag.verdict_labels = [label for label in LABELS if label in labels]
+    audit(session, guild_id, actor_id, "relabelled", flag.id, labels=flag.verdict_labels)
+    return flag
