@@ -28,8 +28,9 @@ def train_tiny(base: Path, models_dir: Path, name: str, workdir: Path, **overrid
         max_length=32, obfuscate_share=0.0, val_percent=20, freeze_embeddings=False, checkpoint_every=1000,
         threads=1,
     )
+    init = overrides.pop("init", None)
     settings.update(overrides)
-    result = run_training(TrainConfig(**settings), models_dir / name, name,
+    result = run_training(TrainConfig(**settings), models_dir / name, name, init_model=init,
                           eval_settings=EvalSettings(obfuscation_rows=20), progress=False)
     meta_path = result.model_dir / "metadata.json"
     meta = json.loads(meta_path.read_text())

@@ -77,6 +77,9 @@ def run_training(
     report_text = format_report(report)
     metadata["thresholds"] = report.pop("thresholds")
     metadata["metrics"] = report
+    if init_model is not None:
+        metadata["comparison"] = compare_with_init(init_model, data, cfg, settings, report, progress)
+        report_text += "\n" + format_comparison(metadata["comparison"])
     write_metadata(staging, metadata)
     write_model_card(staging, metadata, report_text)
     write_json(cfg.run_dir / "report.json", metadata)
@@ -84,3 +87,34 @@ def run_training(
     staging.rename(out_dir)
     log.info("exported %s to %s", version, out_dir)
     return TrainResult(out_dir, metadata, report_text)
+
+
+def compare_with_init(init_model: Path, data: Prepared, cfg: TrainConfig, settings: EvalSettings, report: dict,
+                      progress: bool) -> dict:
+    """The model we started from, evaluated on exactly the same validation rows and background chat."""
+    from bot.scoring.registry import shared_metrics
+
+    current = ToxicityModel(init_model, max_length=128)
+    before = evaluate(current, data.val, heldout_background(cfg, data), settings, progress=progress)
+    before.pop("thresholds")
+    mine, theirs = shared_metrics(before), shared_metrics(report)
+    feedback = {name: {"current": before["sources"][name]["toxic_roc_auc"],
+                       "candidate": report["sources"][name]["toxic_roc_auc"]}
+                for name in report["sources"] if name.startswith("feedback") and name in before["sources"]}
+    return {
+        "current_version": current.version,
+        "metrics": {name: {"current": mine[name][0], "candidate": theirs[name][0], "higher_is_better": mine[name][1]}
+                    for name in mine if name in theirs},
+        "feedback_heldout": feedback,
+    }
+
+
+def format_comparison(comparison: dict) -> str:
+    lines = [f"candidate vs current ({comparison['current_version']}) on the same validation rows:"]
+    for name, figures in {**comparison["metrics"], **{f"{k} ROC-AUC (held-out verdicts)": v
+                                                      for k, v in comparison["feedback_heldout"].items()}}.items():
+        cur, cand = figures["current"], figures["candidate"]
+        if cur is None or cand is None:
+            continue
+        lines.append(f"  {name:<40} {cur:.4f} -> {cand:.4f} ({cand - cur:+.4f})")
+    return "\n".join(lines)

@@ -132,7 +132,9 @@ def plan_batches(train: pd.DataFrame, lengths: np.ndarray, cfg: TrainConfig) -> 
     per_epoch = cfg.samples_per_epoch or len(train)
     total = int(per_epoch * cfg.epochs)
     sizes = train["source"].astype(str).value_counts()
-    shares = {name: math.sqrt(n) * cfg.source_weight.get(name, 1.0) for name, n in sizes.items()}
+    # a weight for "feedback" covers every "feedback:<guild>" source
+    shares = {name: math.sqrt(n) * cfg.source_weight.get(name, cfg.source_weight.get(name.split(":")[0], 1.0))
+              for name, n in sizes.items()}
     rows = rng.choice(len(train), size=total, replace=True, p=sampling_weights(train, source_share=shares))
     window = cfg.batch_size * 64
     batches: list[np.ndarray] = []
