@@ -20,6 +20,7 @@ from discord.ext import commands
 from bot.errors import ToxmodTree
 from bot.guild_config import GuildConfig, load_guild_config
 from bot.modlog import FlagButton, TimeoutSelect, VerdictSelect
+from bot.retrain import CandidateButton, RetrainJob
 from bot.scoring import ToxicityModel, load_model, open_scorer
 from bot.scoring.policy import Policy
 from bot.scoring.worker import ScoringWorker
@@ -49,6 +50,8 @@ class ToxmodBot(commands.Bot):
         self.started_at = time.monotonic()
         self._guild_configs: dict[int, GuildConfig] = {}
         self.modlog_failures: dict[int, str] = {}  # guild -> last failure to post in its mod-log
+        self.retrain_job: RetrainJob | None = None
+        self.retrain_task: asyncio.Task | None = None
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -61,7 +64,8 @@ class ToxmodBot(commands.Bot):
         self.scorer = await asyncio.to_thread(open_scorer, self.settings)
         for name in EXTENSIONS:
             await self.load_extension(name)
-        self.add_dynamic_items(FlagButton, TimeoutSelect, VerdictSelect)  # mod-log buttons survive restarts
+        # mod-log buttons carry their state in the custom id, so they keep working after a restart
+        self.add_dynamic_items(FlagButton, TimeoutSelect, VerdictSelect, CandidateButton)
         if self.settings.dev_guild_id:
             guild = discord.Object(self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -72,6 +76,10 @@ class ToxmodBot(commands.Bot):
     async def close(self) -> None:
         """Score what is queued, let those messages' handlers log them, write what is pending, disconnect."""
         scorer, db = getattr(self, "scorer", None), getattr(self, "db", None)
+        job = self.retrain_job
+        if job is not None and job.running and job.process is not None:
+            log.warning("stopping retrain %s: the bot is shutting down (it can be started again)", job.name)
+            job.process.terminate()
         if scorer is not None:
             await asyncio.to_thread(scorer.stop)
         try:

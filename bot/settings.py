@@ -37,6 +37,9 @@ class Settings:
     bf16: bool | None = None  # None: use bf16 autocast only where the CPU computes bf16 natively
     log_level: str = "INFO"
     retention_days: int = 90
+    retrain_threads: int = 1
+    retrain_samples: int = 20000
+    retrain_epochs: float = 1.0
 
     @classmethod
     def load(cls, env_file: str | os.PathLike | None = None, **overrides: object) -> Settings:
@@ -61,9 +64,9 @@ class Settings:
 def _convert(name: str, raw: str) -> object:
     if name in ("dev_guild_id", "score_threads"):
         return int(raw) if raw.strip() else None
-    if name in ("score_batch_max", "score_max_length", "retention_days"):
+    if name in ("score_batch_max", "score_max_length", "retention_days", "retrain_threads", "retrain_samples"):
         return int(raw)
-    if name == "score_batch_wait_ms":
+    if name in ("score_batch_wait_ms", "retrain_epochs"):
         return float(raw)
     if name == "bf16":
         return _bool(raw)

@@ -280,8 +280,20 @@ class Trainer:
             bar.set_postfix(loss=f"{running:.4f}")
             if self.step % self.cfg.checkpoint_every == 0 and self.step < self.total_steps:
                 self.save_checkpoint()
+            if self.step % 10 == 0 or self.step == self.total_steps:
+                self.write_progress(running)
         bar.close()
         self.model.eval()
+
+    def write_progress(self, loss: float | None) -> None:
+        """`progress.json` in the run directory, for whoever watches the run (`/model status`)."""
+        rate = self.seconds / max(self.step, 1)
+        progress = {"step": self.step, "total_steps": self.total_steps, "seconds": round(self.seconds, 1),
+                    "eta_seconds": round(rate * (self.total_steps - self.step), 1), "loss": loss}
+        self.cfg.run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.cfg.run_dir / "progress.json.tmp"
+        tmp.write_text(json.dumps(progress))
+        os.replace(tmp, self.cfg.run_dir / "progress.json")
 
     def summary(self) -> dict:
         per_epoch = self.cfg.samples_per_epoch or len(self.data.train)

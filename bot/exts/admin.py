@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import shutil
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal
 
 import discord
@@ -11,14 +15,18 @@ from discord import app_commands
 from discord.ext import commands, tasks
 from sqlalchemy import select
 
+from bot import retrain
 from bot.app import ToxmodBot
-from bot.errors import UserInputError
+from bot.errors import UserInputError, missing_permissions, send_ephemeral
 from bot.exts.checks import ADMIN, GuardedGroup
 from bot.exts.live import publish_flag
+from bot.feedback import feedback_rows, reviewed_flags, write_feedback_csv
 from bot.guild_config import AutomodRule
 from bot.labels import LABELS
+from bot.modlog import describe_failure
 from bot.scoring.model import ModelNotFoundError
 from bot.scoring.policy import validate_threshold
+from bot.scoring.registry import PromotionRefused, promote
 from bot.storage.database import DatabaseError
 from bot.storage.models import Flag, FlagStatus, utcnow
 from bot.storage.repository import add_exemption, audit, erase_texts, remove_exemption, update_guild_settings
@@ -60,6 +68,77 @@ class Admin(commands.Cog):
     @purge_old_texts.before_loop
     async def _wait_until_ready(self) -> None:
         await self.bot.wait_until_ready()
+
+    # -- /model retrain, /model status ---------------------------------------------------------------------
+    @model.command(name="retrain", description="Train a candidate from this server's verdicts (runs in the background)")
+    async def model_retrain(self, interaction: discord.Interaction) -> None:
+        bot, guild = self.bot, interaction.guild
+        job = bot.retrain_job
+        if job is not None and job.running:
+            step = job.progress().get("step", 0)
+            raise UserInputError(f"A retrain is already running ({job.name}, step {step}); see /model status.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        settings, name = bot.settings, retrain.candidate_name()
+        flags = await bot.db.read(lambda s: reviewed_flags(s, guild.id))
+        rows = feedback_rows(flags)
+        if not rows:
+            raise UserInputError("No moderator verdicts with text yet: confirm or dismiss some flags first.")
+        job = retrain.RetrainJob(name=name, guild_id=guild.id, verdicts=len(rows),
+                                 run_dir=Path(settings.models_dir).resolve().parent / "runs" / name,
+                                 model_dir=Path(settings.models_dir) / name)
+        job.run_dir.mkdir(parents=True, exist_ok=True)
+        feedback_csv = job.run_dir / "feedback.csv"
+        await asyncio.to_thread(write_feedback_csv, rows, feedback_csv)
+        data_dir = Path(settings.data_dir) if Path(settings.data_dir).is_dir() else None
+        command = retrain.train_command(job, bot.scorer.model.info.path, feedback_csv, data_dir,
+                                        Path(settings.models_dir), settings.retrain_samples,
+                                        settings.retrain_epochs, settings.retrain_threads)
+        await retrain.start_process(job, command, settings.retrain_threads)
+        bot.retrain_job = job
+        bot.retrain_task = asyncio.create_task(self._finish_retrain(guild, job))
+        log.info("retrain %s started by %s on %d verdicts", job.name, interaction.user.id, job.verdicts)
+        await interaction.followup.send(
+            f"Retrain started: candidate `{job.name}` from {job.verdicts} verdicts. Follow it with /model status; "
+            "the report will be posted in the mod-log.", ephemeral=True)
+
+    async def _finish_retrain(self, guild: discord.Guild, job: retrain.RetrainJob) -> None:
+        await retrain.wait(job)
+        comparison = None
+        if not job.error:
+            try:
+                meta = json.loads((job.model_dir / "metadata.json").read_text())
+                comparison = meta.get("comparison")
+            except (OSError, json.JSONDecodeError) as exc:
+                job.error = f"training finished but the candidate is unreadable: {exc}"
+        log.info("retrain %s finished: %s", job.name, job.error or "ok")
+        config = await self.bot.guild_config(guild.id)
+        channel = guild.get_channel(config.modlog_channel_id) if config.modlog_channel_id else None
+        if channel is None:
+            return  # /model status still shows the outcome
+        try:
+            view = discord.utils.MISSING if job.error else retrain.candidate_view(job.name)
+            await channel.send(embed=retrain.report_embed(job, comparison), view=view)
+        except discord.HTTPException as exc:
+            log.warning("could not post the retrain report: %s", describe_failure(exc))
+
+    @model.command(name="status", description="Progress of the running retrain, or how the last one ended")
+    async def model_status(self, interaction: discord.Interaction) -> None:
+        job = self.bot.retrain_job
+        if job is None:
+            await interaction.response.send_message("No retrain has run since the bot started.", ephemeral=True)
+            return
+        if job.running:
+            p = job.progress()
+            if p:
+                text = (f"Retraining `{job.name}`: step {p['step']}/{p['total_steps']}, "
+                        f"{p['seconds'] / 60:.1f} min so far, about {p['eta_seconds'] / 60:.1f} min left.")
+            else:
+                text = f"Retraining `{job.name}`: preparing data…"
+        elif job.error:
+            text = f"Retrain `{job.name}` failed:\n```\n{job.error[-1500:]}\n```"
+        else:
+            text = f"Retrain `{job.name}` finished; its report is in the mod-log (Promote or Discard)."
+        await interaction.response.send_message(text, ephemeral=True)
 
     # -- /privacy ----------------------------------------------------------------------------------------
     @privacy.command(name="forget", description="Erase every stored message text of a member in this server")
@@ -219,3 +298,35 @@ class Admin(commands.Cog):
 
 async def setup(bot: ToxmodBot) -> None:
     await bot.add_cog(Admin(bot))
+
+
+async def handle_candidate(interaction: discord.Interaction, action: str, name: str) -> None:
+    """Promote (refused when worse on shared validation) or Discard a retrained candidate; admins only."""
+    bot: ToxmodBot = interaction.client  # type: ignore[assignment]
+    if interaction.guild is None or missing_permissions(interaction, manage_guild=True):
+        await send_ephemeral(interaction, "You need the Manage Server permission to do that.")
+        return
+    models_dir = Path(bot.settings.models_dir)
+    if not (models_dir / name).is_dir():
+        await send_ephemeral(interaction, f"Candidate `{name}` no longer exists.")
+        return
+    if action == "promote":
+        try:
+            await asyncio.to_thread(promote, models_dir, name)
+            old, new = await bot.reload_model()
+        except (PromotionRefused, ModelNotFoundError) as exc:
+            await send_ephemeral(interaction, f"Not promoted: {exc}")
+            return
+        outcome = f"Promoted by {interaction.user.mention}: now serving {new} (was {old})."
+    else:
+        if bot.scorer.model.info.path.resolve() == (models_dir / name).resolve():
+            await send_ephemeral(interaction, "That model is in service; roll back before discarding it.")
+            return
+        await asyncio.to_thread(shutil.rmtree, models_dir / name)
+        outcome = f"Discarded by {interaction.user.mention}."
+    await bot.db.write(lambda s: audit(s, interaction.guild_id, interaction.user.id, f"candidate_{action}",
+                                       candidate=name))
+    embed = interaction.message.embeds[0] if interaction.message and interaction.message.embeds else None
+    if embed is not None:
+        embed.set_field_at(len(embed.fields) - 1, name="Status", value=outcome, inline=False)
+    await interaction.response.edit_message(embed=embed, view=retrain.candidate_view(name, disabled=True))
