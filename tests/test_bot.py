@@ -412,3 +412,19 @@ async def test_retrain_from_discord_reports_and_promotes(world: SimpleNamespace,
     assert bot.scorer.model.version == job.name
     await world.alice.send(world.general, CLEAN)
     assert scored(world.env)[-1].model_version == job.name
+
+
+async def test_thresholds_suggested_from_verdicts_apply_only_on_request(world: SimpleNamespace) -> None:
+    for i in range(12):  # the moderators dismiss every insult flag: this server tolerates banter
+        await world.alice.send(world.general, f"{TOXIC} {i}")
+        await world.mod.click(world.modlog.last_message, label="Dismiss" if i % 4 else "Confirm")
+    res = await world.admin.slash(world.general, "thresholds show")
+    shown = await world.admin.click(res.response, label="Suggest from verdicts")
+    embed = shown.response.message.embeds[0]
+    assert embed.footer.text.startswith("from 12 verdicts") and "toxic" in embed.description
+    before = (await world.env.bot.guild_config(world.g.id)).thresholds
+    assert before == {}
+    applied = await world.admin.click(shown.response, label="Apply suggestions")
+    assert applied.response.message.content.startswith("Applied: ")
+    after = (await world.env.bot.guild_config(world.g.id)).thresholds
+    assert after and all(0 < v <= 1 for v in after.values())

@@ -20,7 +20,7 @@ from bot.app import ToxmodBot
 from bot.errors import UserInputError, missing_permissions, send_ephemeral
 from bot.exts.checks import ADMIN, GuardedGroup
 from bot.exts.live import publish_flag
-from bot.feedback import feedback_rows, reviewed_flags, write_feedback_csv
+from bot.feedback import Suggestion, feedback_rows, reviewed_flags, suggest_thresholds, write_feedback_csv
 from bot.guild_config import AutomodRule
 from bot.labels import LABELS
 from bot.modlog import describe_failure
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 Label = Literal["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
 REPOST_LIMIT = 25
+SUGGEST_PRECISION = 0.9
 
 
 class Admin(commands.Cog):
@@ -185,7 +186,15 @@ class Admin(commands.Cog):
         embed = discord.Embed(title="Flag thresholds", description="\n".join(lines), colour=discord.Colour.blurple())
         embed.set_footer(text=f"model {self.bot.scorer.model.version} · a message is flagged when any label "
                               "reaches its threshold")
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await interaction.response.send_message(embed=embed, view=SuggestView(self, interaction.user.id),
+                                                ephemeral=True)
+
+    async def suggestions(self, guild_id: int) -> tuple[list[Suggestion], int]:
+        """Per-label thresholds from this guild's verdicts, and how many verdicts they rest on."""
+        config = await self.bot.guild_config(guild_id)
+        current = {**self.bot.scorer.model.info.thresholds, **config.thresholds}
+        flags = await self.bot.db.read(lambda s: reviewed_flags(s, guild_id))
+        return suggest_thresholds(flags, current, SUGGEST_PRECISION), len(flags)
 
     @thresholds.command(name="set", description="Override one label's threshold in this server")
     async def thresholds_set(self, interaction: discord.Interaction, label: Label,
@@ -330,3 +339,44 @@ async def handle_candidate(interaction: discord.Interaction, action: str, name: 
     if embed is not None:
         embed.set_field_at(len(embed.fields) - 1, name="Status", value=outcome, inline=False)
     await interaction.response.edit_message(embed=embed, view=retrain.candidate_view(name, disabled=True))
+
+
+class SuggestView(discord.ui.View):
+    """Under /thresholds show: propose thresholds from this guild's verdicts; applying them is a second click."""
+
+    def __init__(self, cog: Admin, owner_id: int) -> None:
+        super().__init__(timeout=600)
+        self.cog, self.owner_id = cog, owner_id
+        self.proposed: dict[str, float] = {}
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return interaction.user.id == self.owner_id and not missing_permissions(interaction, manage_guild=True)
+
+    @discord.ui.button(label="Suggest from verdicts", style=discord.ButtonStyle.primary)
+    async def suggest(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        suggestions, verdicts = await self.cog.suggestions(interaction.guild_id)
+        lines = []
+        for sug in suggestions:
+            if sug.threshold is None:
+                lines.append(f"`{sug.label:<13}` keep {sug.current:.2f} (only {sug.positives} kept, "
+                             f"{sug.negatives} removed)")
+            else:
+                self.proposed[sug.label] = sug.threshold
+                lines.append(f"`{sug.label:<13}` {sug.current:.2f} → **{sug.threshold:.2f}** "
+                             f"(precision {sug.precision:.2f}, recall {sug.recall:.2f}; "
+                             f"{sug.positives} kept, {sug.negatives} removed)")
+        embed = discord.Embed(title=f"Suggested thresholds (target precision {SUGGEST_PRECISION})",
+                              description="\n".join(lines), colour=discord.Colour.blurple())
+        embed.set_footer(text=f"from {verdicts} verdicts in this server; nothing changes until you apply")
+        button.disabled = True
+        self.apply.disabled = not self.proposed
+        await interaction.response.edit_message(embed=embed, view=self)
+
+    @discord.ui.button(label="Apply suggestions", style=discord.ButtonStyle.danger, disabled=True)
+    async def apply(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        config = await self.cog.bot.guild_config(interaction.guild_id)
+        await self.cog._update(interaction.guild_id, interaction.user.id, "thresholds_apply_suggested",
+                               thresholds={**config.thresholds, **self.proposed})
+        button.disabled = True
+        applied = ", ".join(f"{label} {value:.2f}" for label, value in self.proposed.items())
+        await interaction.response.edit_message(content=f"Applied: {applied}.", view=self)
