@@ -406,7 +406,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.version or args.name,
         init_model=Path(args.init) if args.init else None,
         resume=args.resume,
-        eval_settings=EvalSettings(target_precision=args.target_precision),
+        eval_settings=EvalSettings(target_precision=args.target_precision,
+                                   background_budget=args.background_budget),
     )
     print(result.report_text)
     print(f"model written to {result.model_dir}")
@@ -431,7 +432,29 @@ def _source_weights(items: list[str]) -> dict[str, float]:
     return weights
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from training.evaluate import EvalSettings
+    from training.pipeline import recalibrate
+
+    model_dir = Path(args.model)
+    if not (model_dir / "metadata.json").is_file():
+        raise CliError(f"not a model directory: {model_dir} (no metadata.json)")
+    settings = EvalSettings(target_precision=args.target_precision, background_budget=args.background_budget)
+    result = recalibrate(model_dir, settings, Path(args.data_dir) if args.data_dir else None)
+    print(result.report_text)
+    print(f"thresholds and metrics of {model_dir} rewritten")
+    return 0
+
+
 def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="re-evaluate a model on its validation split and recalibrate thresholds")
+    p.add_argument("model", help="model directory")
+    p.add_argument("--data-dir", help="root of the corpora, if not where the model was trained")
+    p.add_argument("--target-precision", type=float, default=0.85)
+    p.add_argument("--background-budget", type=float, default=0.003,
+                   help="share of validation background chat all labels together may flag")
+    p.set_defaults(func=cmd_evaluate)
+
     p = sub.add_parser("train", help="fine-tune a model from the data sources and export it to models/NAME")
     p.add_argument("--name", required=True, help="model directory name under models/")
     p.add_argument("--version", help="version string recorded in metadata (default: NAME)")
@@ -461,6 +484,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
     p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
     p.add_argument("--target-precision", type=float, default=0.85)
+    p.add_argument("--background-budget", type=float, default=0.003,
+                   help="share of validation background chat all labels together may flag")
     p.add_argument("--set-current", action="store_true", help="point models/current at the result")
     p.set_defaults(func=cmd_train)
 

@@ -144,3 +144,21 @@ def test_ranking_metrics_match_hand_computed_values() -> None:
     assert roc_auc(y, np.array([0.5, 0.5, 0.5, 0.5])) == pytest.approx(0.5)
     assert roc_auc(np.ones(3), np.arange(3)) is None
     assert average_precision(y, np.array([0.1, 0.4, 0.35, 0.8])) == pytest.approx((1 + 2 / 3) / 2)
+
+
+def test_background_budget_raises_the_label_that_flags_most_background_first() -> None:
+    from training.evaluate import fit_background_budget
+
+    background = np.zeros((100, 6))
+    background[:5, 0] = [0.9, 0.8, 0.7, 0.6, 0.55]  # toxic flags five background messages at 0.5
+    background[:2, 4] = [0.95, 0.6]  # insult flags two, one of them the same message as toxic
+    start = dict.fromkeys(LABELS, 0.5)
+    fitted = fit_background_budget(start, background, budget=0.02)  # two of 100 may be flagged
+    # toxic (5 hits) is raised past 0.55, 0.6 and 0.7; it then flags messages 0 and 1, as insult does,
+    # and the union {0, 1} is within budget, so insult never moves
+    assert fitted["toxic"] == pytest.approx(0.7001, abs=1e-4)
+    assert fitted["insult"] == 0.5
+    assert ((background >= np.array([fitted[lb] for lb in LABELS])).any(axis=1)).sum() == 2
+    assert fit_background_budget(start, background[:0], 0.0) == start
+    capped = fit_background_budget(start, np.ones((10, 6)), budget=0.0)  # cannot be met: stop at the cap
+    assert set(capped.values()) == {0.99}

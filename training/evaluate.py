@@ -23,12 +23,13 @@ from training.obfuscate import obfuscate
 log = logging.getLogger(__name__)
 
 BACKGROUND = "ubuntu_irc"
+MAX_THRESHOLD = 0.99
 
 
 @dataclass
 class EvalSettings:
     target_precision: float = 0.85
-    background_budget: float = 0.003  # share of background chat the thresholds may flag, over all labels
+    background_budget: float = 0.003  # share of validation background chat all labels together may flag
     threshold_floor: float = 0.3
     obfuscation_rows: int = 1500
     batch_size: int = 64
@@ -59,28 +60,51 @@ def label_metrics(frame: pd.DataFrame, probs: np.ndarray) -> dict[str, dict]:
 def calibrate(
     val: pd.DataFrame, probs: np.ndarray, background: np.ndarray, cfg: EvalSettings
 ) -> tuple[dict[str, float], dict[str, dict]]:
-    """Per-label thresholds: the lowest that reaches the target precision on validation, raised where
-    needed so that the label alone flags no more than its share of the background-chat budget."""
-    thresholds, detail = {}, {}
-    per_label_budget = cfg.background_budget / len(LABELS)
+    """Per-label thresholds: the lowest that reaches the target precision on validation, then raised where
+    needed so that all six together flag at most `background_budget` of the background chat."""
+    by_precision = {}
     for j, label in enumerate(LABELS):
         known = val[label].notna().to_numpy()
         y = val[label].to_numpy()[known] == 1
-        t, p, r = threshold_for_precision(y, probs[known, j], cfg.target_precision, cfg.threshold_floor)
-        t_bg = float(np.quantile(background[:, j], 1 - per_label_budget)) if len(background) else 0.0
-        chosen = round(min(max(t, t_bg), 0.99), 4)
-        at = probs[known, j] >= chosen
+        t, _, _ = threshold_for_precision(y, probs[known, j], cfg.target_precision, cfg.threshold_floor)
+        by_precision[label] = round(min(t, MAX_THRESHOLD), 4)
+    thresholds = fit_background_budget(by_precision, background, cfg.background_budget)
+    detail = {}
+    for j, label in enumerate(LABELS):
+        known = val[label].notna().to_numpy()
+        y = val[label].to_numpy()[known] == 1
+        at = probs[known, j] >= thresholds[label]
         detail[label] = {
-            "threshold": chosen,
-            "precision_threshold": round(t, 4),
-            "background_threshold": round(t_bg, 4),
+            "threshold": thresholds[label],
+            "precision_threshold": by_precision[label],
+            "raised_for_background": thresholds[label] > by_precision[label],
             "precision": _round(float(y[at].mean()) if at.any() else None),
             "recall": _round(float(y[at].sum() / y.sum()) if y.sum() else None),
-            "precision_at_target": _round(p),
-            "recall_at_target": _round(r),
         }
-        thresholds[label] = chosen
     return thresholds, detail
+
+
+def fit_background_budget(thresholds: dict[str, float], background: np.ndarray, budget: float) -> dict[str, float]:
+    """Raise thresholds until the labels together flag at most `budget` of the background messages.
+
+    One step at a time, the label that flags the most background messages moves just above the lowest
+    background score it still flags. Splitting the budget evenly across six labels would waste it: the
+    labels are correlated (an insult is usually also toxic), so the union needs far less than the sum.
+    """
+    t = np.array([thresholds[label] for label in LABELS], dtype=np.float64)
+    if len(background) == 0:
+        return dict(thresholds)
+    allowed = int(budget * len(background))
+    while True:
+        hits = background >= t
+        if hits.any(axis=1).sum() <= allowed:
+            break
+        counts = np.where(t < MAX_THRESHOLD, hits.sum(axis=0), -1)
+        j = int(counts.argmax())
+        if counts[j] <= 0:
+            break  # every label that still flags background is at the cap
+        t[j] = min(float(np.nextafter(background[hits[:, j], j].min(), 2.0)), MAX_THRESHOLD)
+    return {label: round(float(np.ceil(v * 1e4) / 1e4), 4) for label, v in zip(LABELS, t, strict=True)}
 
 
 def flagged(probs: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import logging
 import shutil
 from dataclasses import dataclass
@@ -118,3 +120,24 @@ def format_comparison(comparison: dict) -> str:
             continue
         lines.append(f"  {name:<40} {cur:.4f} -> {cand:.4f} ({cand - cur:+.4f})")
     return "\n".join(lines)
+
+
+def recalibrate(model_dir: Path, settings: EvalSettings, data_dir: Path | None = None,
+                progress: bool = True) -> TrainResult:
+    """Evaluate an exported model again on the validation split it was trained with and choose new
+    thresholds (another target precision or background budget); metadata and card are rewritten in place."""
+    meta = json.loads((model_dir / "metadata.json").read_text())
+    cfg = TrainConfig.from_json(meta.get("training_args", {}))
+    if data_dir is not None:
+        cfg.data_dir = data_dir
+    data = prepare_data(cfg)
+    report = evaluate(ToxicityModel(model_dir, max_length=128), data.val, heldout_background(cfg, data), settings,
+                      progress=progress)
+    report_text = format_report(report)
+    meta["thresholds"] = report.pop("thresholds")
+    meta["metrics"] = report
+    meta["calibration_settings"] = dataclasses.asdict(settings)
+    write_metadata(model_dir, meta)
+    write_model_card(model_dir, meta, report_text)
+    log.info("recalibrated %s", model_dir)
+    return TrainResult(model_dir, meta, report_text)

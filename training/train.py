@@ -71,6 +71,18 @@ class TrainConfig:
     checkpoint_every: int = 200
     max_steps: int | None = None
 
+    @classmethod
+    def from_json(cls, values: dict) -> TrainConfig:
+        """The inverse of to_json, for re-evaluating an exported model on the data it was trained with."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        out = {k: v for k, v in values.items() if k in known}
+        for key in ("data_dir", "base_model", "run_dir"):
+            if out.get(key) is not None:
+                out[key] = Path(out[key])
+        for key in ("extra_csv", "feedback"):
+            out[key] = [Path(p) for p in out.get(key) or []]
+        return cls(**out)
+
     def to_json(self) -> dict:
         return {k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if k in ("extra_csv", "feedback") else v)
                 for k, v in dataclasses.asdict(self).items()}

@@ -126,11 +126,14 @@ class ScoringWorker:
 
     # -- the thread ------------------------------------------------------------------------------------
     def _collect(self, first: _Job) -> tuple[list[_Job], object | None]:
-        """The first job plus whatever else is queued, up to max_batch, waiting at most max_wait for more.
+        """The first job plus whatever else is queued, up to max_batch, waiting at most max_wait for more
+        when others are already queued (a burst is arriving); a lone message is scored at once.
 
         A swap or stop marker ends the batch and is handed back, to be acted on after the batch is scored.
         """
         batch = [first]
+        if self._queue.empty():
+            return batch, None  # nobody else is waiting: under low load, waiting would only add latency
         deadline = time.perf_counter() + self.max_wait
         while len(batch) < self.max_batch:
             remaining = deadline - time.perf_counter()
