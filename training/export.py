@@ -51,6 +51,23 @@ were obfuscated (leetspeak, homoglyphs, zero-width characters, spaced letters, f
 """
 
 
+SOURCE_CREDITS = {
+    "jigsaw": ("Jigsaw/Conversation AI, Toxic Comment Classification Challenge (Kaggle, 2018)",
+               "CC0; comment text CC-BY-SA 3.0"),
+    "davidson": ("Davidson et al., Automated Hate Speech Detection and the Problem of Offensive Language, "
+                 "ICWSM 2017", "MIT"),
+    "olid": ("Zampieri et al., Predicting the Type and Target of Offensive Posts in Social Media (OLID), "
+             "NAACL 2019", "CC-BY 4.0"),
+    "gametox": ("Naseem et al., GameTox, NAACL 2025", "none stated"),
+    "conda": ("Weld et al., CONDA, Findings of ACL-IJCNLP 2021", "none stated"),
+    "hatexplain": ("Mathew et al., HateXplain, AAAI 2021", "CC-BY 4.0"),
+    "convabuse": ("Cercas Curry et al., ConvAbuse, EMNLP 2021", "CC-BY 4.0"),
+    "ubuntu_irc": ("Kummerfeld et al., A Large-Scale Corpus for Conversation Disentanglement (Ubuntu IRC), "
+                   "ACL 2019", "CC-BY 4.0"),
+    "feedback": ("verdicts of this server's moderators (toxmod feedback export)", "the server's own data"),
+}
+
+
 def save_model_dir(model: torch.nn.Module, tokenizer, out_dir: Path) -> None:
     """Weights in fp16 safetensors (half the size, no loss that matters for scoring) and the tokenizer."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -68,9 +85,12 @@ def write_metadata(out_dir: Path, metadata: dict) -> None:
 
 
 def write_model_card(out_dir: Path, metadata: dict, report_text: str) -> None:
-    sources = "\n".join(
-        f"- `{s['name']}`: {s['rows']:,} rows, sha256 `{s['sha256'][:16]}…`" for s in metadata.get("sources", [])
-    )
+    lines = []
+    for source in metadata.get("sources", []):
+        credit, licence = SOURCE_CREDITS.get(source["name"], ("user-supplied file", "see its origin"))
+        lines.append(f"- `{source['name']}`: {source['rows']:,} rows, sha256 `{source['sha256'][:16]}…` — "
+                     f"{credit}; licence: {licence}")
+    sources = "\n".join(lines)
     timing = metadata.get("training", {})
     training = "\n".join(f"- {k}: {v}" for k, v in timing.items())
     card = CARD_TEMPLATE.format(
