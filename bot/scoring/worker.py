@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.batching import take_batch
 from bot.labels import LABELS
 from bot.scoring.model import ToxicityModel
 
@@ -131,20 +132,9 @@ class ScoringWorker:
 
         A swap or stop marker ends the batch and is handed back, to be acted on after the batch is scored.
         """
-        batch = [first]
         if self._queue.empty():
-            return batch, None  # nobody else is waiting: under low load, waiting would only add latency
-        deadline = time.perf_counter() + self.max_wait
-        while len(batch) < self.max_batch:
-            remaining = deadline - time.perf_counter()
-            try:
-                item = self._queue.get_nowait() if remaining <= 0 else self._queue.get(timeout=remaining)
-            except queue.Empty:
-                break
-            if not isinstance(item, _Job):
-                return batch, item
-            batch.append(item)
-        return batch, None
+            return [first], None  # nobody else is waiting: under low load, waiting would only add latency
+        return take_batch(self._queue, first, self.max_batch, self.max_wait, lambda item: isinstance(item, _Job))
 
     def _score(self, batch: list[_Job]) -> None:
         try:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.batching import take_batch
 from bot.settings import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,9 @@ def upgrade(url: str, revision: str = "head") -> None:
         raise DatabaseError(f"cannot migrate {make_url(url).render_as_string()}: {exc.orig}") from exc
 
 
+_STOP = object()
+
+
 class _Job:
     __slots__ = ("fn", "future")
 
@@ -111,7 +115,7 @@ class Database:
     def close(self, timeout: float = 30.0) -> None:
         """Write everything queued, then release the engine."""
         if self._thread is not None:
-            self._queue.put(None)
+            self._queue.put(_STOP)
             self._thread.join(timeout)
             self._thread = None
         self.engine.dispose()
@@ -150,20 +154,6 @@ class Database:
         raise AssertionError("unreachable")
 
     # -- writer thread ---------------------------------------------------------------------------------
-    def _collect(self, first: _Job) -> tuple[list[_Job], bool]:
-        batch = [first]
-        deadline = time.perf_counter() + self.max_wait
-        while len(batch) < self.max_batch:
-            remaining = deadline - time.perf_counter()
-            try:
-                item = self._queue.get_nowait() if remaining <= 0 else self._queue.get(timeout=remaining)
-            except queue.Empty:
-                break
-            if item is None:
-                return batch, True
-            batch.append(item)
-        return batch, False
-
     def _write_batch(self, batch: list[_Job]) -> None:
         for attempt in range(self.retries + 1):
             results: list[tuple[_Job, object, BaseException | None]] = []
@@ -195,21 +185,23 @@ class Database:
             return
 
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
+        while True:
             item = self._queue.get()
-            if item is None:
+            if item is _STOP:
                 break
-            batch, stopping = self._collect(item)
+            batch, marker = take_batch(self._queue, item, self.max_batch, self.max_wait,
+                                       lambda queued: queued is not _STOP)
             self._write_batch(batch)
-        # drain anything queued after the stop marker
+            if marker is _STOP:
+                break
+        # anything queued after the stop marker is written too
         rest = []
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if item is not None:
+            if item is not _STOP:
                 rest.append(item)
         if rest:
             self._write_batch(rest)
