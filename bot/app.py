@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
 import discord
 from discord.ext import commands
@@ -21,7 +21,7 @@ from bot.errors import ToxmodTree
 from bot.guild_config import GuildConfig, load_guild_config
 from bot.modlog import FlagButton, TimeoutSelect, VerdictSelect
 from bot.retrain import CandidateButton, RetrainJob
-from bot.scoring import ToxicityModel, load_model, open_scorer
+from bot.scoring import load_model, open_scorer
 from bot.scoring.policy import Policy
 from bot.scoring.worker import ScoringWorker
 from bot.settings import Settings
@@ -120,12 +120,7 @@ class ToxmodBot(commands.Bot):
     # -- model -----------------------------------------------------------------------------------------
     async def reload_model(self) -> tuple[str, str]:
         """Swap in the model `models/current` names (or MODEL_DIR) between two batches; (old, new) versions."""
-        settings = replace(self.settings)
-
-        def loader() -> ToxicityModel:
-            return load_model(settings)
-
-        old = await asyncio.wrap_future(self.scorer.swap_model(loader))
+        old = await asyncio.wrap_future(self.scorer.swap_model(functools.partial(load_model, self.settings)))
         return old, self.scorer.model.version
 
     @property

@@ -194,6 +194,7 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
 def cmd_thresholds_suggest(args: argparse.Namespace) -> int:
     from bot.feedback import reviewed_flags, suggest_thresholds
     from bot.scoring.model import read_model_info
+    from bot.scoring.policy import Policy
     from bot.scoring.registry import resolve_model_dir
     from bot.storage.database import Database
     from bot.storage.repository import guild_settings
@@ -206,7 +207,7 @@ def cmd_thresholds_suggest(args: argparse.Namespace) -> int:
         overrides = db.read_sync(lambda s: dict(guild_settings(s, args.guild).thresholds or {}))
     finally:
         db.close()
-    current = {**defaults, **overrides}
+    current = dict(Policy.with_overrides(defaults, overrides).thresholds)
     print(f"guild {args.guild}: {len(flags)} verdicts, target precision {args.target_precision}")
     print(f"{'label':<14}{'current':>9}{'suggested':>11}{'kept':>6}{'removed':>9}{'precision':>11}{'recall':>8}")
     for sug in suggest_thresholds(flags, current, args.target_precision):

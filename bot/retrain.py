@@ -74,9 +74,9 @@ def train_command(job: RetrainJob, init_dir: Path, feedback_csv: Path, data_dir:
 
 
 async def start_process(job: RetrainJob, command: list[str], threads: int) -> None:
+    """Start the child in the run directory the caller prepared (it already holds the feedback export)."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
            "TOKENIZERS_PARALLELISM": "false"}
-    job.run_dir.mkdir(parents=True, exist_ok=True)
     log_file = (job.run_dir / "train.log").open("wb")
     try:
         job.process = await asyncio.create_subprocess_exec(
@@ -103,13 +103,10 @@ def report_embed(job: RetrainJob, comparison: dict | None, outcome: str | None =
                           description=f"Trained on {job.verdicts} verdicts of this server plus a replay sample of "
                                       f"the original corpora, in {(time.monotonic() - job.started) / 60:.1f} min.")
     if comparison:
-        lines = []
-        rows = {**comparison.get("metrics", {}),
-                **{f"{k} (held-out verdicts)": v for k, v in comparison.get("feedback_heldout", {}).items()}}
-        for name, figures in rows.items():
-            cur, cand = figures.get("current"), figures.get("candidate")
-            if cur is not None and cand is not None:
-                lines.append(f"`{name}` {cur:.4f} → {cand:.4f} ({cand - cur:+.4f})")
+        from training.pipeline import comparison_rows
+
+        lines = [f"`{name}` {cur:.4f} → {cand:.4f} ({cand - cur:+.4f})" for name, cur, cand in
+                 comparison_rows(comparison)]
         embed.add_field(name=f"Candidate vs current ({comparison.get('current_version')})",
                         value="\n".join(lines)[:1024] or "no shared figures", inline=False)
     embed.add_field(name="Status", value=outcome or "Waiting for an admin: Promote or Discard", inline=False)

@@ -62,17 +62,18 @@ def calibrate(
 ) -> tuple[dict[str, float], dict[str, dict]]:
     """Per-label thresholds: the lowest that reaches the target precision on validation, then raised where
     needed so that all six together flag at most `background_budget` of the background chat."""
+    truth = {}  # per label: which rows know it, and whether each known row is positive
     by_precision = {}
     for j, label in enumerate(LABELS):
         known = val[label].notna().to_numpy()
-        y = val[label].to_numpy()[known] == 1
-        t, _, _ = threshold_for_precision(y, probs[known, j], cfg.target_precision, cfg.threshold_floor)
+        truth[label] = (known, val[label].to_numpy()[known] == 1)
+        t, _, _ = threshold_for_precision(truth[label][1], probs[known, j], cfg.target_precision,
+                                          cfg.threshold_floor)
         by_precision[label] = round(min(t, MAX_THRESHOLD), 4)
     thresholds = fit_background_budget(by_precision, background, cfg.background_budget)
     detail = {}
     for j, label in enumerate(LABELS):
-        known = val[label].notna().to_numpy()
-        y = val[label].to_numpy()[known] == 1
+        known, y = truth[label]
         at = probs[known, j] >= thresholds[label]
         detail[label] = {
             "threshold": thresholds[label],

@@ -10,6 +10,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from bot.scoring.model import ToxicityModel
 from bot.scoring.normalize import normalize
 from training.evaluate import BACKGROUND, EvalSettings, evaluate, format_report
@@ -75,12 +77,13 @@ def run_training(
 
     settings = eval_settings or EvalSettings()
     scorer = ToxicityModel(staging, max_length=128)
-    report = evaluate(scorer, data.val, heldout_background(cfg, data), settings, progress=progress)
+    background = heldout_background(cfg, data)
+    report = evaluate(scorer, data.val, background, settings, progress=progress)
     report_text = format_report(report)
     metadata["thresholds"] = report.pop("thresholds")
     metadata["metrics"] = report
     if init_model is not None:
-        metadata["comparison"] = compare_with_init(init_model, data, cfg, settings, report, progress)
+        metadata["comparison"] = compare_with_init(init_model, data.val, background, settings, report, progress)
         report_text += "\n" + format_comparison(metadata["comparison"])
     write_metadata(staging, metadata)
     write_model_card(staging, metadata, report_text)
@@ -91,13 +94,13 @@ def run_training(
     return TrainResult(out_dir, metadata, report_text)
 
 
-def compare_with_init(init_model: Path, data: Prepared, cfg: TrainConfig, settings: EvalSettings, report: dict,
-                      progress: bool) -> dict:
+def compare_with_init(init_model: Path, val: pd.DataFrame, background: list[str], settings: EvalSettings,
+                      report: dict, progress: bool) -> dict:
     """The model we started from, evaluated on exactly the same validation rows and background chat."""
     from bot.scoring.registry import shared_metrics
 
     current = ToxicityModel(init_model, max_length=128)
-    before = evaluate(current, data.val, heldout_background(cfg, data), settings, progress=progress)
+    before = evaluate(current, val, background, settings, progress=progress)
     before.pop("thresholds")
     mine, theirs = shared_metrics(before), shared_metrics(report)
     feedback = {name: {"current": before["sources"][name]["toxic_roc_auc"],
@@ -111,14 +114,18 @@ def compare_with_init(init_model: Path, data: Prepared, cfg: TrainConfig, settin
     }
 
 
+def comparison_rows(comparison: dict) -> list[tuple[str, float, float]]:
+    """(figure, current, candidate) for every figure both models have, held-out verdicts last."""
+    figures = {**comparison.get("metrics", {}),
+               **{f"{k} ROC-AUC (held-out verdicts)": v for k, v in comparison.get("feedback_heldout", {}).items()}}
+    return [(name, f["current"], f["candidate"]) for name, f in figures.items()
+            if f.get("current") is not None and f.get("candidate") is not None]
+
+
 def format_comparison(comparison: dict) -> str:
     lines = [f"candidate vs current ({comparison['current_version']}) on the same validation rows:"]
-    for name, figures in {**comparison["metrics"], **{f"{k} ROC-AUC (held-out verdicts)": v
-                                                      for k, v in comparison["feedback_heldout"].items()}}.items():
-        cur, cand = figures["current"], figures["candidate"]
-        if cur is None or cand is None:
-            continue
-        lines.append(f"  {name:<40} {cur:.4f} -> {cand:.4f} ({cand - cur:+.4f})")
+    lines += [f"  {name:<40} {cur:.4f} -> {cand:.4f} ({cand - cur:+.4f})" for name, cur, cand in
+              comparison_rows(comparison)]
     return "\n".join(lines)
 
 

@@ -13,7 +13,6 @@ from typing import Literal
 import discord
 from discord import app_commands
 from discord.ext import commands, tasks
-from sqlalchemy import select
 
 from bot import retrain
 from bot.app import ToxmodBot
@@ -28,8 +27,15 @@ from bot.scoring.model import ModelNotFoundError
 from bot.scoring.policy import validate_threshold
 from bot.scoring.registry import PromotionRefused, promote
 from bot.storage.database import DatabaseError
-from bot.storage.models import Flag, FlagStatus, utcnow
-from bot.storage.repository import add_exemption, audit, erase_texts, remove_exemption, update_guild_settings
+from bot.storage.models import utcnow
+from bot.storage.repository import (
+    add_exemption,
+    audit,
+    erase_texts,
+    remove_exemption,
+    unposted_flags,
+    update_guild_settings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +113,7 @@ class Admin(commands.Cog):
         comparison = None
         if not job.error:
             try:
-                meta = json.loads((job.model_dir / "metadata.json").read_text())
+                meta = json.loads(await asyncio.to_thread((job.model_dir / "metadata.json").read_text))
                 comparison = meta.get("comparison")
             except (OSError, json.JSONDecodeError) as exc:
                 job.error = f"training finished but the candidate is unreadable: {exc}"
@@ -129,7 +135,7 @@ class Admin(commands.Cog):
             await interaction.response.send_message("No retrain has run since the bot started.", ephemeral=True)
             return
         if job.running:
-            p = job.progress()
+            p = await asyncio.to_thread(job.progress)
             if p:
                 text = (f"Retraining `{job.name}`: step {p['step']}/{p['total_steps']}, "
                         f"{p['seconds'] / 60:.1f} min so far, about {p['eta_seconds'] / 60:.1f} min left.")
@@ -167,9 +173,7 @@ class Admin(commands.Cog):
 
     async def _repost_unposted(self, guild: discord.Guild) -> None:
         """Pending flags that never reached a mod-log (none set, or it failed) are posted now."""
-        flags = await self.bot.db.read(lambda s: list(s.scalars(
-            select(Flag).where(Flag.guild_id == guild.id, Flag.status == FlagStatus.PENDING,
-                               Flag.modlog_message_id.is_(None)).order_by(Flag.id).limit(REPOST_LIMIT))))
+        flags = await self.bot.db.read(lambda s: unposted_flags(s, guild.id, REPOST_LIMIT))
         for flag in flags:
             await publish_flag(self.bot, guild, flag)
 
@@ -191,8 +195,7 @@ class Admin(commands.Cog):
 
     async def suggestions(self, guild_id: int) -> tuple[list[Suggestion], int]:
         """Per-label thresholds from this guild's verdicts, and how many verdicts they rest on."""
-        config = await self.bot.guild_config(guild_id)
-        current = {**self.bot.scorer.model.info.thresholds, **config.thresholds}
+        current = dict((await self.bot.policy(guild_id)).thresholds)
         flags = await self.bot.db.read(lambda s: reviewed_flags(s, guild_id))
         return suggest_thresholds(flags, current, SUGGEST_PRECISION), len(flags)
 
@@ -265,7 +268,7 @@ class Admin(commands.Cog):
             rules.pop(label, None)
             text = f"Automod is off for `{label}`."
         else:
-            in_force = config.thresholds.get(label, self.bot.scorer.model.info.thresholds[label])
+            in_force = (await self.bot.policy(interaction.guild_id)).thresholds[label]
             if threshold < in_force:
                 raise UserInputError(f"The automod threshold must be at least the flag threshold ({in_force:.2f}).")
             rules[label] = AutomodRule(float(threshold), delete, timeout_minutes).to_json()
@@ -277,14 +280,13 @@ class Admin(commands.Cog):
     @model.command(name="info", description="Model version, metrics, thresholds, queue and throughput")
     async def model_info(self, interaction: discord.Interaction) -> None:
         scorer, info = self.bot.scorer, self.bot.scorer.model.info
-        config = await self.bot.guild_config(interaction.guild_id)
         embed = discord.Embed(title=f"Model {info.version}", colour=discord.Colour.blurple())
         metrics = info.metrics or {}
         jigsaw = metrics.get("jigsaw_mean_roc_auc")
         bg = (metrics.get("background_heldout") or {}).get("flag_rate")
         embed.add_field(name="Validation", value=(f"Jigsaw mean ROC-AUC {jigsaw if jigsaw is not None else 'n/a'}\n"
                                                   f"background flag rate {bg if bg is not None else 'n/a'}"))
-        thresholds = {**info.thresholds, **config.thresholds}
+        thresholds = (await self.bot.policy(interaction.guild_id)).thresholds
         embed.add_field(name="Thresholds in force", value="\n".join(f"{k} {v:.2f}" for k, v in thresholds.items()))
         embed.add_field(name="Worker", value=(f"queue {scorer.queue_depth}\n{scorer.messages_per_second():.1f} msg/s"
                                               f"\n{scorer.scored_total} scored\nuptime {self.bot.uptime / 3600:.1f} h"))

@@ -172,22 +172,20 @@ def flag_line(flag: Flag) -> str:
 class FlagPages(discord.ui.View):
     """Previous / Next over a `/flags list` result, for the moderator who asked (ephemeral)."""
 
-    def __init__(self, bot: ToxmodBot, owner_id: int, query: dict, total: int) -> None:
+    def __init__(self, bot: ToxmodBot, owner_id: int, query: dict) -> None:
         super().__init__(timeout=300)
-        self.bot, self.owner_id, self.query, self.total, self.page = bot, owner_id, query, total, 0
-        self._sync_buttons()
+        self.bot, self.owner_id, self.query, self.total, self.page = bot, owner_id, query, 0, 0
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // PAGE))
 
-    def _sync_buttons(self) -> None:
-        self.previous.disabled = self.page == 0
-        self.next.disabled = self.page >= self.pages - 1
-
     async def render(self) -> discord.Embed:
+        """The current page, with Previous/Next enabled only where there is a page to go to."""
         offset = self.page * PAGE
         flags, self.total = await self.bot.db.read(lambda s: list_flags(s, offset=offset, limit=PAGE, **self.query))
+        self.previous.disabled = self.page == 0
+        self.next.disabled = self.page >= self.pages - 1
         embed = discord.Embed(title=f"Flags ({self.total})", colour=discord.Colour.blurple(),
                               description="\n".join(flag_line(f) for f in flags) or "No flags match.")
         embed.set_footer(text=f"page {self.page + 1} of {self.pages}")
@@ -199,7 +197,6 @@ class FlagPages(discord.ui.View):
     async def _turn(self, interaction: discord.Interaction, step: int) -> None:
         self.page = min(max(self.page + step, 0), self.pages - 1)
         embed = await self.render()
-        self._sync_buttons()
         await interaction.response.edit_message(embed=embed, view=self)
 
     @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary)
@@ -223,9 +220,8 @@ class Review(commands.Cog):
                          member: discord.Member | None = None, channel: discord.TextChannel | None = None) -> None:
         query = {"guild_id": interaction.guild_id, "status": status,
                  "author_id": member.id if member else None, "channel_id": channel.id if channel else None}
-        pages = FlagPages(self.bot, interaction.user.id, query, total=0)
+        pages = FlagPages(self.bot, interaction.user.id, query)
         embed = await pages.render()
-        pages._sync_buttons()
         await interaction.response.send_message(embed=embed, view=pages, ephemeral=True)
 
     @flags.command(name="show", description="Show one flag")

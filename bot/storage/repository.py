@@ -183,6 +183,13 @@ def set_modlog_post(session: Session, flag_id: int, channel_id: int | None, mess
         flag.modlog_channel_id, flag.modlog_message_id, flag.modlog_error = channel_id, message_id, error
 
 
+def unposted_flags(session: Session, guild_id: int, limit: int) -> list[Flag]:
+    """Pending flags that never reached a mod-log (none was set, or posting failed), oldest first."""
+    return list(session.scalars(select(Flag).where(
+        Flag.guild_id == guild_id, Flag.status == FlagStatus.PENDING, Flag.modlog_message_id.is_(None),
+    ).order_by(Flag.id).limit(limit)))
+
+
 def record_action(session: Session, guild_id: int, flag_id: int, actor_id: int | None, action: str,
                   **details: object) -> Flag | None:
     """A moderator or automod action on a flagged message (delete, timeout), in the flag and the audit log."""
