@@ -400,6 +400,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         threads=args.threads,
         checkpoint_every=args.checkpoint_every,
         max_steps=args.max_steps,
+        eval_every=args.eval_every,
+        patience=args.patience,
     )
     result = run_training(
         cfg,
@@ -435,13 +437,24 @@ def _source_weights(items: list[str]) -> dict[str, float]:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from training.evaluate import EvalSettings
-    from training.pipeline import recalibrate
+    from training.pipeline import measure_as_shipped, recalibrate
 
     model_dir = Path(args.model)
     if not (model_dir / "metadata.json").is_file():
         raise CliError(f"not a model directory: {model_dir} (no metadata.json)")
     settings = EvalSettings(target_precision=args.target_precision, background_budget=args.background_budget)
-    result = recalibrate(model_dir, settings, Path(args.data_dir) if args.data_dir else None)
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    if args.split_of:
+        split_of = Path(args.split_of)
+        if not (split_of / "metadata.json").is_file():
+            raise CliError(f"not a model directory: {split_of} (no metadata.json)")
+        result = measure_as_shipped(model_dir, split_of, settings, data_dir)
+        if args.json_out:
+            Path(args.json_out).write_text(json.dumps(result.report, indent=2) + "\n")
+        print(result.report_text)
+        print(f"{model_dir} measured with its own thresholds on the validation split of {split_of}")
+        return 0
+    result = recalibrate(model_dir, settings, data_dir)
     print(result.report_text)
     print(f"thresholds and metrics of {model_dir} rewritten")
     return 0
@@ -451,6 +464,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="re-evaluate a model on its validation split and recalibrate thresholds")
     p.add_argument("model", help="model directory")
     p.add_argument("--data-dir", help="root of the corpora, if not where the model was trained")
+    p.add_argument("--split-of", metavar="MODEL",
+                   help="measure MODEL as shipped (its own thresholds, nothing rewritten) on this other model's "
+                        "validation split: a side-by-side comparison")
+    p.add_argument("--json-out", metavar="FILE", help="with --split-of: also write the report as JSON")
     p.add_argument("--target-precision", type=float, default=0.85)
     p.add_argument("--background-budget", type=float, default=0.003,
                    help="share of validation background chat all labels together may flag")
@@ -484,6 +501,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
     p.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    p.add_argument("--eval-every", type=int,
+                   help="steps between validation checks; training stops when --patience checks bring no gain "
+                        "and keeps the best weights (default: no early stopping)")
+    p.add_argument("--patience", type=int, default=3, help="validation checks without gain before stopping")
     p.add_argument("--target-precision", type=float, default=0.85)
     p.add_argument("--background-budget", type=float, default=0.003,
                    help="share of validation background chat all labels together may flag")

@@ -11,6 +11,9 @@ import pytest
 
 from bot.cli import main
 from bot.labels import LABELS
+from bot.scoring.model import read_model_info
+from bot.scoring.policy import Policy
+from bot.scoring.registry import resolve_model_dir
 
 
 @pytest.fixture(autouse=True)
@@ -29,14 +32,16 @@ def rows(db_url: str, table: str) -> int:
     return sqlite3.connect(path).execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def test_score_jsonl_contract(capsys: pytest.CaptureFixture[str]) -> None:
+def test_score_jsonl_contract(capsys: pytest.CaptureFixture[str], models_dir: Path) -> None:
+    margin = Policy(read_model_info(resolve_model_dir(models_dir, None)).thresholds).margin
     assert main(["score", "--jsonl", "you are a stupid idiot", "hello friend", ""]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["text"] for line in lines] == ["you are a stupid idiot", "hello friend", ""]
     for line in lines:
         assert list(line) == ["text", "scores", "top", "flagged", "model"]
         assert list(line["scores"]) == list(LABELS) and all(0 <= p <= 1 for p in line["scores"].values())
-        assert len(line["top"]) == 2 and line["top"][0][1] >= line["top"][1][1]
+        assert len(line["top"]) == 2
+        assert margin(*line["top"][0]) >= margin(*line["top"][1])  # ranked against each label's threshold
         assert line["model"] == "tiny-v1"
     assert [line["flagged"] for line in lines] == [True, False, False]
 

@@ -27,17 +27,34 @@ def frame(rows: list[tuple[str, str, dict[str, float]]]) -> pd.DataFrame:
 CLEAN = dict.fromkeys(LABELS, 0.0)
 
 
-def test_dedupe_merges_within_source_only_and_keeps_first_text() -> None:
+def test_dedupe_merges_within_then_across_sources_keeping_the_first_text_and_source() -> None:
     df = frame(
         [
             ("GG", "gametox", CLEAN),
             ("gg", "gametox", CLEAN),
             ("gg", "conda", CLEAN),
+            ("well done", "conda", CLEAN),
         ]
     )
     out = dedupe(df, str.lower)
-    assert list(zip(out["text"], out["source"], strict=True)) == [("GG", "gametox"), ("gg", "conda")]
+    assert list(zip(out["text"], out["source"], strict=True)) == [("GG", "gametox"), ("well done", "conda")]
     assert list(out.columns) == ["text", "source", *LABELS]
+
+
+def test_dedupe_across_sources_keeps_every_label_any_source_knows() -> None:
+    df = frame(
+        [
+            ("they are vermin", "stormfront", {"toxic": 1.0, "identity_hate": 1.0}),
+            ("They are vermin", "sbic", {"toxic": 1.0, "identity_hate": 1.0, "threat": 0.0}),
+            ("They are vermin", "sbic", {"toxic": 1.0, "identity_hate": 1.0, "threat": 0.0}),
+        ]
+    )
+    out = dedupe(df, str.lower)
+    assert len(out) == 1
+    row = out.iloc[0]
+    assert (row["text"], row["source"]) == ("they are vermin", "stormfront")
+    assert (row["toxic"], row["identity_hate"], row["threat"]) == (1.0, 1.0, 0.0)
+    assert math.isnan(row["insult"])
 
 
 def test_dedupe_label_is_positive_when_at_least_half_the_known_votes_are() -> None:

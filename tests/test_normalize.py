@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.scoring.normalize import normalize
+from bot.scoring.normalize import EXTRA_WORDS, Lexicon, match_key, normalize
 
 
 @pytest.mark.parametrize(
@@ -50,5 +50,46 @@ def test_empty_and_invisible_only_text_normalise_to_empty() -> None:
     assert normalize("\u200b\u200d\ufeff") == ""
 
 
-def test_emoji_and_other_scripts_survive() -> None:
-    assert normalize("gg 🎉 日本語") == "gg 🎉 日本語"
+def test_emoji_become_words_and_other_scripts_survive() -> None:
+    assert normalize("gg 🎉 日本語") == "gg party popper 日本語"
+    assert normalize("🖕") == "middle finger"
+    assert normalize("🔪🔪🔪 tonight") == "kitchen knife tonight"  # a run of one emoji counts once
+    assert normalize("👍🏽") == "thumbs up"  # skin tones carry no meaning
+    assert normalize("😂") != normalize("🖕")
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> Lexicon:
+    """A small ranked vocabulary, most frequent first, as the model's WordPiece vocabulary would be."""
+    return Lexicon(["the", "so", "good", "you", "are", "cool", "god", "kill", "soo", "col", "loser", "idiot",
+                    "stupid", "shit", "fuck", "bad", "love"], extra=EXTRA_WORDS)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("y0u 4r3 4 l053r", "you are 4 loser"),  # whole-word leet, only where the reading is a word
+        ("1d10t", "idiot"),
+        ("5h17", "shit"),
+        ("sooooo gooood", "so good"),  # stretched letters: the commoner of the one- and two-letter readings
+        ("coooool", "cool"),
+        ("killlll", "kill"),
+        ("stuuuupid", "stupid"),
+        ("fuuuuuck", "fuck"),
+        ("cuuuunt", "cunt"),  # a word the vocabulary splits, from the extra list
+        ("f  u  c  k off", "fuck off"),  # letters spaced with two spaces
+        ("y o u  a r e  b a d", "you are bad"),  # one space inside words, two between them
+    ],
+)
+def test_lexicon_repairs_whole_word_leet_and_stretched_letters(lexicon: Lexicon, raw: str, expected: str) -> None:
+    assert normalize(raw, lexicon) == expected
+
+
+@pytest.mark.parametrize("text", ["we won 2024 games", "room 101 at 9:30", "x86 and win10", "1337 people", "hello!!"])
+def test_lexicon_never_turns_numbers_into_words(lexicon: Lexicon, text: str) -> None:
+    assert normalize(text, lexicon) == text
+
+
+def test_match_key_is_stable_for_the_split() -> None:
+    """Keys ignore emoji names and word repairs, so better normalisation never moves a row across the split."""
+    assert match_key("soooooo 🎉") == "soo 🎉"

@@ -158,6 +158,15 @@ def test_policy_flags_when_any_label_passes_its_threshold() -> None:
     assert threat.top == [("threat", 0.35), ("toxic", 0.2)]
 
 
+def test_top_labels_are_those_most_above_their_own_thresholds_not_the_highest_scores() -> None:
+    policy = Policy({"toxic": 0.8, "severe_toxic": 0.6, "obscene": 0.7, "threat": 0.2, "insult": 0.7,
+                     "identity_hate": 0.5})
+    decision = policy.decide(scores(toxic=0.9, severe_toxic=0.65, obscene=0.6, threat=0.6, insult=0.3))
+    assert [label for label, _ in decision.top] == ["threat", "toxic"]  # 0.6 vs 0.2 beats 0.9 vs 0.8
+    assert decision.top[0][1] == 0.6  # the probability is still what is shown
+    assert set(decision.fired) == {"toxic", "severe_toxic", "threat"}
+
+
 def test_guild_overrides_replace_model_defaults_and_are_validated() -> None:
     policy = Policy.with_overrides(dict.fromkeys(LABELS, 0.5), {"toxic": 0.9})
     assert not policy.decide(scores(toxic=0.8)).flagged

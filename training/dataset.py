@@ -24,25 +24,29 @@ DEFAULT_RARE_BOOST: Mapping[str, float] = {"threat": 4.0, "severe_toxic": 3.0, "
 
 
 def dedupe(df: pd.DataFrame, normalize: Callable[[str], str]) -> pd.DataFrame:
-    """Merge rows of the same source whose normalised text is equal, keeping the first row's text.
+    """Merge rows whose normalised text is equal, first within each source, then across sources.
 
-    A label is 1 when at least half of the rows that know it say 1, else 0; NaN if none know it. For two
-    copies that is the same as taking the max, but a chat line repeated thousands of times ("gg" appears
-    3,342 times in GameTox) is not turned toxic by one stray annotation.
+    Within a source a label is 1 when at least half of the rows that know it say 1, else 0; NaN if none
+    know it. For two copies that is the same as taking the max, but a chat line repeated thousands of
+    times ("gg" appears 3,342 times in GameTox) is not turned toxic by one stray annotation.
+
+    Across sources (corpora share posts: Social Bias Frames re-annotates Stormfront and Gab) each source
+    then has one vote per label, the row keeps the first source's name and text, and every label any of
+    them knows is known. A message therefore appears once, on one side of the split, with everything its
+    annotators said about it.
     """
     keyed = df.assign(_key=df["text"].map(normalize))
-    groups = keyed.groupby(["source", "_key"], sort=False, dropna=False)
-    texts = groups["text"].first()
-    share = groups[list(LABELS)].mean().reset_index(drop=True)
-    merged = pd.concat(
-        [
-            pd.DataFrame({"text": texts.to_numpy(), "source": texts.index.get_level_values("source")}),
-            (share >= 0.5).astype("float64").where(share.notna()),
-        ],
-        axis=1,
-    )
-    log.info("dedupe: %d rows -> %d", len(df), len(merged))
+    within = _merge(keyed, ["source", "_key"])
+    merged = _merge(within, ["_key"]).drop(columns="_key")
+    log.info("dedupe: %d rows -> %d within sources -> %d across sources", len(df), len(within), len(merged))
     return merged
+
+
+def _merge(keyed: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    groups = keyed.groupby(by, sort=False, dropna=False)
+    first = groups[["text", "source", "_key"]].first().reset_index(drop=True)
+    share = groups[list(LABELS)].mean().reset_index(drop=True)
+    return pd.concat([first, (share >= 0.5).astype("float64").where(share.notna())], axis=1)
 
 
 def _bucket(text: str, normalize: Callable[[str], str]) -> int:

@@ -18,12 +18,15 @@ from tqdm import tqdm
 from bot.labels import LABELS
 from bot.scoring.model import ToxicityModel
 from training.metrics import average_precision, roc_auc, threshold_for_precision
-from training.obfuscate import obfuscate
+from training.obfuscate import TRICKS, obfuscate
 
 log = logging.getLogger(__name__)
 
 BACKGROUND = "ubuntu_irc"
 MAX_THRESHOLD = 0.99
+# The labels a moderator names for what a message does; `toxic` is the umbrella over all of them and
+# `severe_toxic` a degree, so label fidelity is measured on these four.
+SPECIFIC_LABELS = ("threat", "identity_hate", "insult", "obscene")
 
 
 @dataclass
@@ -116,7 +119,12 @@ def obfuscation_check(
     model: ToxicityModel, val: pd.DataFrame, probs: np.ndarray, thresholds: dict[str, float], cfg: EvalSettings,
     progress: bool,
 ) -> dict:
-    """How often a toxic validation message is still flagged once obfuscated, relative to its clean form."""
+    """How often a toxic validation message is still flagged once obfuscated, relative to its clean form.
+
+    Once with the tricks mixed at random (one per word, as members mix them), then with each trick alone
+    over the same messages, so a weak spot (whole-word leet, spaced or stretched letters) cannot hide in
+    the average.
+    """
     toxic = np.flatnonzero((val["toxic"] == 1).to_numpy())
     picked = sorted(toxic, key=lambda i: hashlib.sha1(val["text"].iat[i].encode()).hexdigest())[
         : cfg.obfuscation_rows
@@ -124,15 +132,48 @@ def obfuscation_check(
     if not picked:
         return {"rows": 0}
     clean_flags = flagged(probs[picked], thresholds)
-    texts = [obfuscate(val["text"].iat[i], random.Random(int(i)), word_share=0.6) for i in picked]
-    obf_flags = flagged(predict(model, texts, cfg.batch_size, "obfuscated", progress), thresholds)
-    ratio = obf_flags.sum() / clean_flags.sum() if clean_flags.sum() else None
+
+    def flag_rate(tricks: tuple[str, ...] | None, desc: str) -> float:
+        texts = [obfuscate(val["text"].iat[i], random.Random(int(i)), word_share=0.6, tricks=tricks) for i in picked]
+        return float(flagged(predict(model, texts, cfg.batch_size, desc, progress), thresholds).mean())
+
+    mixed = flag_rate(None, "obfuscated")
+    clean = float(clean_flags.mean())
+    by_trick = {trick: _round(flag_rate((trick,), trick) / clean if clean else None) for trick in TRICKS}
     return {
         "rows": len(picked),
-        "clean_flag_rate": _round(float(clean_flags.mean())),
-        "obfuscated_flag_rate": _round(float(obf_flags.mean())),
-        "ratio": _round(ratio),
+        "clean_flag_rate": _round(clean),
+        "obfuscated_flag_rate": _round(mixed),
+        "ratio": _round(mixed / clean if clean else None),
+        "ratio_by_trick": by_trick,
     }
+
+
+def label_fidelity(val: pd.DataFrame, probs: np.ndarray, thresholds: dict[str, float]) -> dict[str, dict]:
+    """For each specific label: of the validation messages annotated with it, how many are flagged, and of
+    those how often it is among the two labels shown to moderators (ranked by margin over threshold)."""
+    policy_top = top_two(probs, thresholds)
+    is_flagged = flagged(probs, thresholds)
+    out = {}
+    for label in SPECIFIC_LABELS:
+        j = LABELS.index(label)
+        positive = (val[label] == 1).to_numpy()
+        hit = positive & is_flagged
+        shown = hit & (policy_top == j).any(axis=1)
+        out[label] = {
+            "positives": int(positive.sum()),
+            "flagged": _round(hit.sum() / positive.sum() if positive.any() else None),
+            "shown_when_flagged": _round(shown.sum() / hit.sum() if hit.any() else None),
+        }
+    return out
+
+
+def top_two(probs: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
+    """Column indices of the two labels most above their thresholds in log-odds, as the Policy ranks them."""
+    clipped = np.clip(probs.astype(np.float64), 1e-6, 1 - 1e-6)
+    t = np.array([thresholds[lb] for lb in LABELS], dtype=np.float64)
+    margin = np.log(clipped / (1 - clipped)) - np.log(t / (1 - t))
+    return np.argsort(-margin, axis=1, kind="stable")[:, :2]
 
 
 def evaluate(
@@ -141,11 +182,25 @@ def evaluate(
     heldout_background: list[str],
     cfg: EvalSettings,
     progress: bool = True,
+    thresholds: dict[str, float] | None = None,
 ) -> dict:
-    """The full report: thresholds, per-label and per-source metrics, background flag rate, robustness."""
+    """The full report: thresholds, per-label and per-source metrics, background flag rate, robustness.
+
+    Thresholds are calibrated on this validation split unless given (to measure a model as it ships).
+    """
     probs = predict(model, val["text"].tolist(), cfg.batch_size, "validation", progress)
     is_bg = (val["source"] == BACKGROUND).to_numpy()
-    thresholds, calibration = calibrate(val, probs, probs[is_bg], cfg)
+    calibrated, calibration = calibrate(val, probs, probs[is_bg], cfg)
+    if thresholds is None:
+        thresholds = calibrated
+    else:
+        for label in LABELS:
+            known, y = val[label].notna().to_numpy(), val[label].to_numpy()
+            at = known & (probs[:, LABELS.index(label)] >= thresholds[label])
+            positives = (y[known] == 1).sum()
+            calibration[label] |= {"threshold": thresholds[label], "raised_for_background": None,
+                                   "precision": _round((y[at] == 1).mean() if at.any() else None),
+                                   "recall": _round((y[at] == 1).sum() / positives if positives else None)}
     per_source = {}
     for source, idx in val.groupby("source").indices.items():
         sub = val.iloc[idx]
@@ -172,6 +227,7 @@ def evaluate(
             "rows": len(heldout_background),
             "flag_rate": _round(float(flagged(bg_probs, thresholds).mean()) if len(bg_probs) else None),
         },
+        "label_fidelity": label_fidelity(val, probs, thresholds),
         "obfuscation": obfuscation_check(model, val, probs, thresholds, cfg, progress),
     }
 
@@ -197,11 +253,17 @@ def format_report(report: dict) -> str:
         )
     bg = report["background_heldout"]
     lines.append(f"held-out background chat flagged: {_pct(bg['flag_rate'])} of {bg['rows']} messages")
+    lines.append("label fidelity (messages annotated with the label: flagged, and the label among the two shown):")
+    for label, m in report.get("label_fidelity", {}).items():
+        lines.append(f"  {label:<14} flagged {_pct(m['flagged'])}  shown {_pct(m['shown_when_flagged'])}"
+                     f"  (positives {m['positives']})")
     ob = report["obfuscation"]
     lines.append(
         f"obfuscated toxic messages flagged {_pct(ob.get('obfuscated_flag_rate'))} vs clean "
         f"{_pct(ob.get('clean_flag_rate'))} (ratio {_fmt(ob.get('ratio'))}, {ob['rows']} rows)"
     )
+    if ob.get("ratio_by_trick"):
+        lines.append("  by trick: " + ", ".join(f"{k} {_fmt(v)}" for k, v in ob["ratio_by_trick"].items()))
     return "\n".join(lines)
 
 

@@ -29,8 +29,17 @@ Not for automated punishment without review, not for other languages, not for pr
 
 Every source is mapped into the six labels with a per-label known mask (see `training/LABEL_MAPPING.md`
 in the toxmod repository); a label a source does not annotate contributes nothing to the loss. Texts are
-deduplicated by normalised form and split 90/10 by a hash of that form. A quarter of the training texts
-were obfuscated (leetspeak, homoglyphs, zero-width characters, spaced letters, floods) with labels kept.
+deduplicated by normalised form, within and then across sources, and split 90/10 by a hash of that form.
+A quarter of the training texts were obfuscated (leetspeak in and over whole words, homoglyphs, zero-width
+characters, spaced letters, stretched letters, starred vowels) with labels kept. Emoji are read as their
+English names ("🖕" is "middle finger") before tokenising.
+
+The `contrast` source is written by hand for this project: short chat messages in contrasting groups
+where no public corpus covers the case (gaming banter and violent idioms vs. real threats; homonyms of
+slurs vs. the same words as attacks; neutral and positive mentions of groups, reclaimed self-reference
+and counter-speech vs. hate about the same groups; harmless profanity; emoji as threats or insults vs.
+harmless emoji). It is mixed into training like any source and split by the same hash; thresholds are
+calibrated on the whole validation mix, never on it alone.
 
 ## Training
 {training}
@@ -40,10 +49,18 @@ were obfuscated (leetspeak, homoglyphs, zero-width characters, spaced letters, f
 {report}
 ```
 
+## Labels shown to moderators
+The two labels shown (`top` in `toxmod score --jsonl`, the mod-log, `/scan`, `/flags`) are the two whose
+scores stand furthest above their own thresholds in log-odds, not the two highest probabilities: `toxic`
+is high on anything rude, so raw ranking would show "toxic, severe_toxic" on a death threat. "label
+fidelity" above measures, per label, how often it is among those two on validation messages annotated
+with it.
+
 ## Known limits
-- Only 8,322 of the 159,571 Jigsaw rows are available here, so `threat` (49 Jigsaw positives, 61 GameTox),
-  `severe_toxic` (172) and `identity_hate` are learned from thin data; their figures rest on small support.
-- Labels other than `toxic` come mostly from Jigsaw's Wikipedia comments, not chat.
+- Only 8,322 of the 159,571 Jigsaw rows are available here; `severe_toxic` is learned from Jigsaw and
+  ConvAbuse alone (about 210 positives) and its figures rest on small support.
+- Outside Jigsaw and Toxic Spans, `obscene` and `insult` are rarely annotated, so they are learned mostly
+  from Wikipedia and news comments, not chat.
 - English only; other languages (present in GameTox) are mostly scored clean.
 - Corpora disagree on short gaming slang ("ez" is toxic in CONDA and clean in GameTox).
 - Thresholds were chosen for a target precision on this validation split; a server with different norms
@@ -64,6 +81,18 @@ SOURCE_CREDITS = {
     "convabuse": ("Cercas Curry et al., ConvAbuse, EMNLP 2021", "CC-BY 4.0"),
     "ubuntu_irc": ("Kummerfeld et al., A Large-Scale Corpus for Conversation Disentanglement (Ubuntu IRC), "
                    "ACL 2019", "CC-BY 4.0"),
+    "implicit_hate": ("ElSherief et al., Latent Hatred: A Benchmark for Understanding Implicit Hate Speech, "
+                      "EMNLP 2021", "CC-BY 4.0"),
+    "edos": ("Kirk et al., SemEval-2023 Task 10: Explainable Detection of Online Sexism (EDOS)", "CC0"),
+    "toxic_spans": ("Pavlopoulos et al., SemEval-2021 Task 5: Toxic Spans Detection (Civil Comments)", "CC0"),
+    "toxigen": ("Hartvigsen et al., ToxiGen, ACL 2022 (human-written seed statements)",
+                "MIT + CDLA-Permissive-2.0"),
+    "toxichat": ("Baheti et al., Just Say No: Analyzing the Stance of Neural Dialogue Generation in Offensive "
+                 "Contexts (ToxiChat), EMNLP 2021", "CC-BY-SA 4.0"),
+    "sbic": ("Sap et al., Social Bias Frames, ACL 2020 (dev split)", "CC-BY 4.0"),
+    "stormfront": ("de Gibert et al., Hate Speech Dataset from a White Supremacy Forum, ALW 2018", "CC-BY-SA 3.0"),
+    "contrast": ("hand-written chat contrast set, training/contrast/chat_contrast.csv in the toxmod repository",
+                 "MIT, as the repository"),
     "feedback": ("verdicts of this server's moderators (toxmod feedback export)", "the server's own data"),
 }
 

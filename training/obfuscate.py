@@ -19,6 +19,11 @@ def _leet(word: str, rng: random.Random) -> str:
     return "".join(rng.choice(_LEET[c.lower()]) if c.lower() in _LEET and rng.random() < 0.5 else c for c in word)
 
 
+def _leet_word(word: str, rng: random.Random) -> str:
+    """Every letter that has a leet form takes one: "loser" -> "l053r"."""
+    return "".join(rng.choice(_LEET[c.lower()]) if c.lower() in _LEET else c for c in word)
+
+
 def _homoglyph(word: str, rng: random.Random) -> str:
     return "".join(_HOMOGLYPH[c] if c in _HOMOGLYPH and rng.random() < 0.6 else c for c in word)
 
@@ -46,6 +51,7 @@ def _star(word: str, rng: random.Random) -> str:
 
 TRICKS = {
     "leet": _leet,
+    "leet_word": _leet_word,
     "homoglyph": _homoglyph,
     "zero_width": _zero_width,
     "spaced": _spaced,
@@ -54,12 +60,16 @@ TRICKS = {
 }
 
 
-def obfuscate(text: str, rng: random.Random, word_share: float = 0.5) -> str:
-    """Apply one randomly chosen trick per word to about `word_share` of the words of three letters or more."""
+def obfuscate(text: str, rng: random.Random, word_share: float = 0.5, tricks: tuple[str, ...] | None = None) -> str:
+    """Apply one randomly chosen trick per word to about `word_share` of the words of three letters or more.
+
+    `tricks` narrows the choice (the evaluation measures each trick alone); the default is all of them.
+    """
+    names = list(tricks or TRICKS)
 
     def swap(match: re.Match[str]) -> str:
         if rng.random() >= word_share:
             return match.group(0)
-        return TRICKS[rng.choice(list(TRICKS))](match.group(0), rng)
+        return TRICKS[rng.choice(names)](match.group(0), rng)
 
     return _WORD.sub(swap, text)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from bot.scoring.model import ToxicityModel
-from bot.scoring.normalize import normalize
+from bot.scoring.normalize import match_key
 from training.evaluate import BACKGROUND, EvalSettings, evaluate, format_report
 from training.export import save_model_dir, write_metadata, write_model_card
 from training.sources import SOURCES, load_ubuntu_irc
@@ -34,8 +34,8 @@ def heldout_background(cfg: TrainConfig, data: Prepared, rows: int = 5000) -> li
     if cfg.data_dir is None or (cfg.sources and BACKGROUND not in cfg.sources):
         return []
     path = Path(cfg.data_dir) / Path(SOURCES[BACKGROUND].relpath).parent
-    seen = {normalize(t) for t in data.train["text"]} | {normalize(t) for t in data.val["text"]}
-    unseen = {n: t for t in load_ubuntu_irc(path, cap=None)["text"] if (n := normalize(t)) and n not in seen}
+    seen = {match_key(t) for t in data.train["text"]} | {match_key(t) for t in data.val["text"]}
+    unseen = {n: t for t in load_ubuntu_irc(path, cap=None)["text"] if (n := match_key(t)) and n not in seen}
     ranked = sorted(unseen, key=lambda n: hashlib.sha1(f"heldout:{n}".encode()).hexdigest())
     return [unseen[n] for n in ranked[:rows]]
 
@@ -148,3 +148,21 @@ def recalibrate(model_dir: Path, settings: EvalSettings, data_dir: Path | None =
     write_model_card(model_dir, meta, report_text)
     log.info("recalibrated %s", model_dir)
     return TrainResult(model_dir, meta, report_text)
+
+
+def measure_as_shipped(model_dir: Path, split_of: Path, settings: EvalSettings, data_dir: Path | None = None,
+                       progress: bool = True) -> TrainResult:
+    """Evaluate a model with the thresholds it ships with on another model's validation split.
+
+    This is how two models are compared fairly: the same rows, each model as users would run it. Nothing
+    is written to either model directory.
+    """
+    meta = json.loads((split_of / "metadata.json").read_text())
+    cfg = TrainConfig.from_json(meta.get("training_args", {}))
+    if data_dir is not None:
+        cfg.data_dir = data_dir
+    data = prepare_data(cfg)
+    scorer = ToxicityModel(model_dir, max_length=128)
+    report = evaluate(scorer, data.val, heldout_background(cfg, data), settings, progress=progress,
+                      thresholds=scorer.info.thresholds)
+    return TrainResult(model_dir, report, format_report(report))

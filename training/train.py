@@ -24,8 +24,9 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_
 
 from bot.labels import LABELS
 from bot.scoring.model import cpu_has_fast_bf16
-from bot.scoring.normalize import normalize
+from bot.scoring.normalize import Lexicon, match_key, normalize
 from training.dataset import dedupe, sampling_weights, split
+from training.metrics import roc_auc
 from training.obfuscate import obfuscate
 from training.sources import SOURCES, file_sha256, load_jigsaw_csv, load_sources
 
@@ -70,6 +71,9 @@ class TrainConfig:
     threads: int | None = None
     checkpoint_every: int = 200
     max_steps: int | None = None
+    eval_every: int | None = None
+    patience: int = 3
+    eval_rows: int = 4000
 
     @classmethod
     def from_json(cls, values: dict) -> TrainConfig:
@@ -111,8 +115,8 @@ def prepare_data(cfg: TrainConfig) -> Prepared:
                            "label_counts": {lb: int((df[lb] == 1).sum()) for lb in LABELS}})
     if not frames:
         raise ValueError("no training data: give a data directory, --extra-csv or --feedback")
-    data = dedupe(pd.concat(frames, ignore_index=True), normalize)
-    train, val = split(data, normalize, cfg.val_percent)
+    data = dedupe(pd.concat(frames, ignore_index=True), match_key)
+    train, val = split(data, match_key, cfg.val_percent)
     log.info("data: %d train rows, %d validation rows from %d sources", len(train), len(val), len(provenance))
     return Prepared(train.reset_index(drop=True), val.reset_index(drop=True), provenance)
 
@@ -179,6 +183,7 @@ class Trainer:
         self.bf16 = use_bf16(self.device, cfg.bf16)
         source = init_model or cfg.base_model or default_base_model()
         self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+        self.lexicon = Lexicon.from_vocab(self.tokenizer.get_vocab())
         self.model = AutoModelForSequenceClassification.from_pretrained(
             source,
             local_files_only=True,
@@ -207,9 +212,12 @@ class Trainer:
         )
         self.step = 0
         self.seconds = 0.0
+        self.stopper = EarlyStopping(cfg.patience)
+        self.probe = _probe_rows(data.val, cfg.eval_rows, cfg.seed)
 
     def _token_lengths(self, texts: list[str]) -> np.ndarray:
-        enc = self.tokenizer([normalize(t) for t in texts], truncation=True, max_length=self.cfg.max_length)
+        normalized = [normalize(t, self.lexicon) for t in texts]
+        enc = self.tokenizer(normalized, truncation=True, max_length=self.cfg.max_length)
         return np.array([len(ids) for ids in enc["input_ids"]])
 
     def _batch(self, rows: np.ndarray, batch_no: int) -> tuple[dict, torch.Tensor]:
@@ -218,7 +226,7 @@ class Trainer:
         for text in self.data.train["text"].iloc[rows]:
             if rng.random() < self.cfg.obfuscate_share:
                 text = obfuscate(text, rng)
-            texts.append(normalize(text) or "[empty]")
+            texts.append(normalize(text, self.lexicon) or "[empty]")
         enc = self.tokenizer(texts, truncation=True, max_length=self.cfg.max_length, padding=True,
                              return_tensors="pt")
         labels = torch.tensor(self.data.train[list(LABELS)].iloc[rows].to_numpy(dtype=np.float32))
@@ -241,6 +249,7 @@ class Trainer:
                 "seconds": self.seconds,
                 "config": self.cfg.to_json(),
                 "rng": torch.get_rng_state(),  # dropout masks: a resumed run continues the same stream
+                "early_stopping": self.stopper.state(),
             },
             tmp,
         )
@@ -260,6 +269,8 @@ class Trainer:
         self.step, self.seconds = state["step"], state["seconds"]
         if "rng" in state:
             torch.set_rng_state(state["rng"])
+        if "early_stopping" in state:
+            self.stopper.load(state["early_stopping"])
         log.info("resumed from %s at step %d/%d", self.checkpoint_path, self.step, self.total_steps)
         return True
 
@@ -290,12 +301,56 @@ class Trainer:
             self.seconds = time.monotonic() - started
             bar.update(1)
             bar.set_postfix(loss=f"{running:.4f}")
+            if self.cfg.eval_every and self.step % self.cfg.eval_every == 0 and self.step < self.total_steps:
+                score = self.validation_score()
+                if self.stopper.update(score, self.step, self.model):
+                    bar.write(f"step {self.step}: validation {score:.4f} (best {self.stopper.best:.4f})")
+                else:
+                    bar.write(f"step {self.step}: validation {score:.4f}, no better than {self.stopper.best:.4f}"
+                              f" at step {self.stopper.best_step}")
+                if self.stopper.should_stop:
+                    log.info("validation stopped improving: stopping at step %d", self.step)
+                    self.total_steps = self.step
             if self.step % self.cfg.checkpoint_every == 0 and self.step < self.total_steps:
                 self.save_checkpoint()
             if self.step % 10 == 0 or self.step == self.total_steps:
                 self.write_progress(running)
         bar.close()
+        if self.cfg.eval_every:
+            final = self.validation_score()
+            if not self.stopper.update(final, self.step, self.model):
+                log.info("restoring the best weights (step %d, validation %.4f; last %.4f)",
+                         self.stopper.best_step, self.stopper.best, final)
+                self.model.load_state_dict(self.stopper.best_weights)
         self.model.eval()
+
+    @torch.no_grad()
+    def validation_score(self) -> float:
+        """Mean ROC-AUC over labels and sources on a fixed slice of validation: what early stopping watches.
+
+        Averaging per source keeps one large corpus from deciding alone; every (source, label) pair
+        with both classes present counts once.
+        """
+        self.model.eval()
+        rows = self.probe
+        texts = [normalize(t, self.lexicon) or "[empty]" for t in rows["text"]]
+        probs = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+        for start in range(0, len(texts), 64):
+            enc = self.tokenizer(texts[start : start + 64], truncation=True, max_length=self.cfg.max_length,
+                                 padding=True, return_tensors="pt")
+            with autocast:
+                logits = self.model(**{k: v.to(self.device) for k, v in enc.items() if k != "token_type_ids"}).logits
+            probs[start : start + 64] = torch.sigmoid(logits.float()).cpu().numpy()
+        self.model.train()
+        aucs = []
+        for _, idx in rows.groupby("source").indices.items():
+            for j, label in enumerate(LABELS):
+                known = rows[label].iloc[idx].notna().to_numpy()
+                y = rows[label].iloc[idx].to_numpy()[known] == 1
+                if 0 < y.sum() < len(y):
+                    aucs.append(roc_auc(y, probs[idx][known, j]))
+        return float(np.mean(aucs)) if aucs else 0.0
 
     def write_progress(self, loss: float | None) -> None:
         """`progress.json` in the run directory, for whoever watches the run (`/model status`)."""
@@ -320,6 +375,46 @@ class Trainer:
             "train_rows": len(self.data.train),
             "val_rows": len(self.data.val),
         }
+
+
+def _probe_rows(val: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+    """A fixed sample of validation for early stopping; all of it when small."""
+    if len(val) <= rows:
+        return val
+    return val.sample(n=rows, random_state=seed).reset_index(drop=True)
+
+
+class EarlyStopping:
+    """Keeps the best weights seen and says when `patience` evaluations in a row brought no gain."""
+
+    def __init__(self, patience: int, min_delta: float = 5e-4) -> None:
+        self.patience = patience
+        self.min_delta = min_delta
+        self.best = -math.inf
+        self.best_step = 0
+        self.stale = 0
+        self.best_weights: dict[str, torch.Tensor] | None = None
+
+    @property
+    def should_stop(self) -> bool:
+        return self.stale >= self.patience
+
+    def update(self, score: float, step: int, model: torch.nn.Module) -> bool:
+        """Record an evaluation; True when it is the best so far (and its weights are kept)."""
+        if score > self.best + self.min_delta:
+            self.best, self.best_step, self.stale = score, step, 0
+            self.best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            return True
+        self.stale += 1
+        return False
+
+    def state(self) -> dict:
+        return {"best": self.best, "best_step": self.best_step, "stale": self.stale,
+                "best_weights": self.best_weights}
+
+    def load(self, state: dict) -> None:
+        self.best, self.best_step, self.stale = state["best"], state["best_step"], state["stale"]
+        self.best_weights = state["best_weights"]
 
 
 def write_json(path: Path, obj: dict) -> None:

@@ -18,7 +18,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from bot.labels import LABELS
-from bot.scoring.normalize import normalize
+from bot.scoring.normalize import Lexicon, normalize
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,7 @@ class ToxicityModel:
             model_dir, local_files_only=True, dtype=torch.float32
         )
         self.model.eval()
+        self.lexicon = Lexicon.from_vocab(self.tokenizer.get_vocab())
         log.info("loaded model %s from %s (bf16=%s)", self.info.version, model_dir, self.bf16)
 
     @property
@@ -123,7 +124,7 @@ class ToxicityModel:
         score zero without touching the model.
         """
         out = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
-        normalized = [normalize(t) for t in texts]
+        normalized = [normalize(t, self.lexicon) for t in texts]
         live = [i for i, t in enumerate(normalized) if t]
         if not live:
             return out

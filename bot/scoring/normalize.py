@@ -8,8 +8,12 @@ caller for display: this output is for the model only.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
+
+import emoji
 
 # Cyrillic and Greek letters that render like Latin ones (Unicode confusables, the common subset).
 _HOMOGLYPHS: dict[str, str] = {
@@ -48,7 +52,52 @@ _WORDISH = re.compile(r"[^\s]+")
 _FLOOD = re.compile(r"(.)\1{2,}", re.DOTALL)
 # Three or more single letters separated by one space, dot, dash, underscore or asterisk: "f u c k", "f.u.c.k".
 _SPACED = re.compile(r"(?<![\w])(?:[A-Za-z][ .\-_*]){2,}[A-Za-z](?![\w])")
+# The same with two spaces between letters ("f  u  c  k"); one-space runs were joined first, so
+# "y o u  a r e" has become "you are" before this sees it.
+_SPACED_WIDE = re.compile(r"(?<![\w ])(?:[A-Za-z] {2}){2,}[A-Za-z](?![\w])")
+# The same with two spaces between letters ("f  u  c  k"); one-space runs were joined first, so
+# "y o u  a r e" has become "you are" before this sees it.
+_SPACED_WIDE = re.compile(r"(?<![\w ])(?:[A-Za-z] {2}){2,}[A-Za-z](?![\w])")
 _WHITESPACE = re.compile(r"\s+")
+# A letter repeated three or more times inside a word ("fuuuuck", "stuuupid").
+_STRETCHED_WORD = re.compile(r"\S*([A-Za-z])\1{2,}\S*")
+_LETTER_RUN = re.compile(r"([A-Za-z])\1*")
+_EDGE_PUNCTUATION = ".,;:?!\"'()[]{}"
+# Emoji modifiers say nothing about meaning ("thumbs up, medium skin tone" is "thumbs up").
+_EMOJI_MODIFIERS = re.compile(r"_(?:(?:light|medium-light|medium|medium-dark|dark)_skin_tone|selector)")
+
+
+class Lexicon:
+    """Known words ranked by frequency, to decide between readings of a stretched or leet word.
+
+    Built from the model's own WordPiece vocabulary (whose whole-word entries are in rough frequency
+    order), so a repair only ever produces a word the model has a token for; `extra` adds words the
+    vocabulary splits into pieces (many slurs and insults), ranked after every vocabulary word.
+    """
+
+    def __init__(self, ranked_words: Iterable[str], extra: Iterable[str] = ()) -> None:
+        self._rank: dict[str, int] = {}
+        for word in itertools.chain(ranked_words, extra):
+            if word.isascii() and word.isalpha() and len(word) > 1:
+                self._rank.setdefault(word.lower(), len(self._rank))
+
+    @classmethod
+    def from_vocab(cls, vocab: Mapping[str, int]) -> Lexicon:
+        return cls(sorted(vocab, key=vocab.__getitem__), EXTRA_WORDS)
+
+    def rank(self, word: str) -> int | None:
+        return self._rank.get(word.lower())
+
+    def __contains__(self, word: object) -> bool:
+        return isinstance(word, str) and word.lower() in self._rank
+
+
+# Words BERT's uncased vocabulary splits into pieces but that evasions target most.
+EXTRA_WORDS = (
+    "cunt", "slut", "faggot", "fag", "retard", "retarded", "moron", "hoe", "nigger", "nigga", "twat", "wanker",
+    "dumbass", "jackass", "asshole", "bullshit", "motherfucker", "kys", "stfu", "gtfo", "idiots", "tranny",
+    "dyke", "spic", "chink", "kike", "wetback", "thot", "simp", "noob", "trash", "bitches",
+)  # fmt: skip
 
 
 def _drop_format_chars(text: str) -> str:
@@ -112,6 +161,64 @@ def _map_leet(token: str) -> str:
     return "".join(out)
 
 
+def _unleet_word(token: str, lexicon: Lexicon) -> str:
+    """Whole-word leetspeak ("l053r", "4r3", "@$$") that the in-word rule leaves alone.
+
+    Every digit and symbol is read as the letter it stands for, and the reading is kept only if it is a
+    known word: numbers never become words by accident ("2024", "101" stay), "y0u 4r3 4 l053r" folds.
+    """
+    core = token.strip(_EDGE_PUNCTUATION)
+    if not core or core.isdigit() or not any(ch.isalpha() for ch in core):
+        return token
+    if not any(ch in _LEET_DIGITS or ch in _LEET_SYMBOLS for ch in core):
+        return token
+    reading = "".join(_LEET_DIGITS.get(ch) or _LEET_SYMBOLS.get(ch) or ch for ch in core)
+    if reading.isalpha() and reading in lexicon:
+        start = token.index(core)
+        return token[:start] + reading + token[start + len(core) :]
+    return token
+
+
+def _destretch(word: str, lexicon: Lexicon) -> str:
+    """Fold every run of three or more letters to one or two, whichever reading is the commoner word.
+
+    "sooooo" is "so", "gooood" is "good", "fuuuuck" is "fuck"; with no known reading, runs fold to two
+    as they always did ("baaaad" stays "baad" only if "bad" is not known).
+    """
+    runs = [m.group(0) for m in _LETTER_RUN.finditer(word)]
+    prefix_end = word.find(runs[0]) if runs else 0
+    core = "".join(runs)
+    if core != word[prefix_end : prefix_end + len(core)] or not core:
+        return _FLOOD.sub(r"\1\1", word)
+    stretched = [i for i, run in enumerate(runs) if len(run) >= 3][:4]
+    best: tuple[int, str] | None = None
+    for lengths in itertools.product((1, 2), repeat=len(stretched)):
+        parts = list(runs)
+        for i, n in zip(stretched, lengths, strict=True):
+            parts[i] = runs[i][0] * n
+        candidate = "".join(parts)
+        rank = lexicon.rank(candidate)
+        if rank is not None and (best is None or rank < best[0]):
+            best = (rank, candidate)
+    if best is None:
+        return _FLOOD.sub(r"\1\1", word)
+    return word[:prefix_end] + best[1] + word[prefix_end + len(core) :]
+
+
+def _emoji_to_words(text: str) -> str:
+    """Emoji become their English names ("🖕" -> "middle finger"), which the tokenizer has words for.
+
+    A run of the same emoji counts once: "😂😂😂" carries no more meaning than "😂".
+    """
+
+    def name(chars: str, data: dict) -> str:
+        words = _EMOJI_MODIFIERS.sub("", data["en"].strip(":")).replace("_", " ").replace("-", " ")
+        return f" {words.lower()} "
+
+    text = emoji.replace_emoji(text, replace=name)
+    return re.sub(r"( [a-z ]+ )(?:\s*\1)+", r"\1", text)
+
+
 def _unleet(token: str) -> str:
     """Undo leetspeak where digits or symbols stand for letters inside a word.
 
@@ -128,8 +235,9 @@ def _unleet(token: str) -> str:
     return _map_leet(token)
 
 
-def normalize(text: str) -> str:
-    """Fold a chat message into the plain form the model is trained and scored on."""
+def _fold(text: str) -> str:
+    """Undo the character-level evasions: width, invisible characters, accents, look-alikes, in-word
+    leetspeak, chat markup and letters spaced out with single separators."""
     text = unicodedata.normalize("NFKC", text)
     text = _drop_format_chars(text)
     text = unicodedata.normalize("NFC", _COMBINING_ON_LATIN.sub("", unicodedata.normalize("NFD", text)))
@@ -137,6 +245,28 @@ def normalize(text: str) -> str:
     text = _WORDISH.sub(lambda m: _unleet(_fold_homoglyphs(m.group(0), mixed_only)), text)
     for pattern, repl in _DISCORD_TOKENS:
         text = pattern.sub(repl, text)
-    text = _SPACED.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), text)
+    return _SPACED.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), text)
+
+
+def match_key(text: str) -> str:
+    """Stable keys for dedupe and the train/validation split: the folding of model v1, never changed.
+
+    Kept apart from `normalize` so that improving what the model sees (emoji names, word repairs) never
+    moves a message across the split, and models stay comparable on the same validation rows.
+    """
+    return _WHITESPACE.sub(" ", _FLOOD.sub(r"\1\1", _fold(text))).strip()
+
+
+def normalize(text: str, lexicon: Lexicon | None = None) -> str:
+    """Fold a chat message into the plain form the model is trained and scored on.
+
+    With a `lexicon` (the model's vocabulary) whole-word leetspeak and stretched letters are repaired to
+    the words they stand for; without one they fold by the rules alone.
+    """
+    text = _fold(_emoji_to_words(text))
+    text = _SPACED_WIDE.sub(lambda m: re.sub(r"\s+", "", m.group(0)), text)
+    if lexicon is not None:
+        text = _WORDISH.sub(lambda m: _unleet_word(m.group(0), lexicon), text)
+        text = _STRETCHED_WORD.sub(lambda m: _destretch(m.group(0), lexicon), text)
     text = _FLOOD.sub(r"\1\1", text)
     return _WHITESPACE.sub(" ", text).strip()

@@ -6,6 +6,7 @@ the same Policy serves `toxmod score`, replay, `/scan` and live messages, so the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -52,8 +53,22 @@ class Policy:
             merged[label] = validate_threshold(label, value)
         return cls(merged)
 
+    def margin(self, label: str, probability: float) -> float:
+        """How far a score passes its label's threshold, in log-odds: comparable across labels.
+
+        Raw probabilities are not: `toxic` is high on anything rude, `threat` rarely is, so ranking by
+        probability shows "toxic, severe_toxic" on a death threat. Ranking by margin shows the labels that
+        stand out most against their own calibrated line.
+        """
+        return _logit(probability) - _logit(self.thresholds[label])
+
     def decide(self, scores: Scores) -> Decision:
         values = scores.as_dict()
-        top = sorted(values.items(), key=lambda kv: kv[1], reverse=True)[:2]
+        top = sorted(values.items(), key=lambda kv: self.margin(*kv), reverse=True)[:2]
         fired = tuple(label for label in LABELS if values[label] >= self.thresholds[label])
         return Decision(values, top, bool(fired), fired, scores.model_version, scores.latency_ms)
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
