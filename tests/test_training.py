@@ -162,3 +162,59 @@ def test_background_budget_raises_the_label_that_flags_most_background_first() -
     assert fit_background_budget(start, background[:0], 0.0) == start
     capped = fit_background_budget(start, np.ones((10, 6)), budget=0.0)  # cannot be met: stop at the cap
     assert set(capped.values()) == {0.99}
+
+
+def test_early_stopping_keeps_the_best_weights_and_stops_after_patience() -> None:
+    from training.train import EarlyStopping
+
+    model = torch.nn.Linear(2, 1)
+    stopper = EarlyStopping(patience=2)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    assert stopper.update(0.80, 100, model) and stopper.best_step == 100
+    with torch.no_grad():
+        model.weight.fill_(2.0)
+    assert not stopper.update(0.7999, 200, model)  # no real gain
+    assert not stopper.should_stop
+    assert not stopper.update(0.75, 300, model)
+    assert stopper.should_stop
+    assert torch.equal(stopper.best_weights["weight"], torch.ones(1, 2))  # the step-100 weights
+    restored = EarlyStopping(patience=2)
+    restored.load(stopper.state())
+    assert (restored.best, restored.best_step, restored.should_stop) == (0.80, 100, True)
+
+
+def test_run_with_validation_checks_stops_early_and_reports_its_best_step(tiny_base: Path, tmp_path: Path) -> None:
+    cfg = config(tiny_base, tmp_path / "run", eval_every=2, patience=1, epochs=6.0)
+    trainer = Trainer(cfg, prepare_data(cfg))
+    planned = trainer.total_steps
+    trainer.train(progress=False)
+    assert trainer.stopper.best_step > 0
+    assert trainer.step < planned or trainer.stopper.stale < 1  # stopped early, or kept improving to the end
+    assert 0.0 <= trainer.validation_score() <= 1.0
+
+
+def test_label_fidelity_counts_a_threat_shown_only_when_it_stands_out_against_its_threshold() -> None:
+    import pandas as pd
+
+    from bot.scoring.policy import Policy
+    from bot.scoring.worker import Scores
+    from training.evaluate import label_fidelity, top_two
+
+    thresholds = {"toxic": 0.8, "severe_toxic": 0.7, "obscene": 0.7, "threat": 0.2, "insult": 0.7,
+                  "identity_hate": 0.5}
+    probs = np.array([
+        [0.95, 0.90, 0.9, 0.60, 0.9, 0.1],  # a threat scored high on everything: threat margin still largest
+        [0.95, 0.90, 0.9, 0.10, 0.9, 0.1],  # a threat the model did not see: flagged, threat not shown
+        [0.10, 0.05, 0.1, 0.05, 0.1, 0.1],  # a threat not flagged at all
+    ], dtype=np.float32)
+    val = pd.DataFrame({label: [1.0, 1.0, 1.0] if label in ("toxic", "threat") else [np.nan] * 3
+                        for label in LABELS})
+    policy = Policy(thresholds)
+    for row, top in zip(probs, top_two(probs, thresholds), strict=True):
+        decided = policy.decide(Scores(tuple(float(p) for p in row), "m", 0.0))
+        assert [LABELS[j] for j in top] == [label for label, _ in decided.top]
+    fidelity = label_fidelity(val, probs, thresholds)
+    assert fidelity["threat"] == {"positives": 3, "flagged": pytest.approx(2 / 3, abs=1e-4),
+                                  "shown_when_flagged": 0.5}
+    assert fidelity["insult"]["positives"] == 0 and fidelity["insult"]["flagged"] is None
