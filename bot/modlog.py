@@ -51,8 +51,18 @@ def spoiler_safe(text: str | None) -> str:
     return f"||{body}||"
 
 
+def shown_labels(flag: Flag) -> list[tuple[str, float]]:
+    """The two labels moderators see: as the policy ranked them at flag time (margin over threshold).
+
+    Flags from before that was stored fall back to the two highest scores.
+    """
+    if flag.top_labels:
+        return [(str(label), float(p)) for label, p in flag.top_labels]
+    return sorted(flag.scores.items(), key=lambda kv: kv[1], reverse=True)[:2]
+
+
 def flag_embed(flag: Flag) -> discord.Embed:
-    top = sorted(flag.scores.items(), key=lambda kv: kv[1], reverse=True)[:2]
+    top = shown_labels(flag)
     title = f"Flag #{flag.id}" + (" · reported by a member" if flag.origin is FlagOrigin.REPORTED else "")
     embed = discord.Embed(title=title, description=spoiler_safe(flag.text), colour=COLOURS[flag.status])
     embed.add_field(name="Author", value=f"<@{flag.author_id}>" if flag.author_id else "unknown")

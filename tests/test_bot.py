@@ -253,6 +253,23 @@ async def test_threshold_overrides_change_what_gets_flagged(world: SimpleNamespa
     assert len(flags(world.env)) == 1
 
 
+async def test_modlog_shows_the_labels_most_above_this_servers_thresholds(world: SimpleNamespace) -> None:
+    await world.alice.send(world.general, TOXIC)
+    [first] = flags(world.env)
+    shown = [label for label, _ in first.top_labels]
+    assert shown[0] in first.labels  # the label that passed its threshold comes first
+    # a label that was not shown first becomes the only one with a reachable threshold
+    chosen = max((label for label in first.scores if label != shown[0]), key=first.scores.get)
+    assert first.scores[chosen] > 0.01
+    for label in first.scores:
+        await world.admin.slash(world.general, "thresholds set", label=label, value=0.01 if label == chosen else 1.0)
+    await world.alice.send(world.general, TOXIC)
+    second = flags(world.env)[-1]
+    assert second.labels == [chosen] and second.top_labels[0][0] == chosen
+    fields = {f.name: f.value for f in world.modlog.last_message.embeds[0].fields}
+    assert fields["Top labels"].splitlines()[0].startswith(chosen)
+
+
 async def test_failed_modlog_post_keeps_the_flag_and_is_reported(world: SimpleNamespace) -> None:
     world.env.inject_error("POST", f"/channels/{world.modlog.id}/messages", status=403, code=50013,
                            message="Missing Permissions")

@@ -18,7 +18,15 @@ from bot.app import ToxmodBot
 from bot.errors import NotFoundError, UserInputError, missing_permissions, send_ephemeral
 from bot.exts.checks import MODERATOR, GuardedGroup, guarded
 from bot.labels import LABELS
-from bot.modlog import describe_failure, flag_embed, flag_view, spoiler_safe, timeout_view, verdict_view
+from bot.modlog import (
+    describe_failure,
+    flag_embed,
+    flag_view,
+    shown_labels,
+    spoiler_safe,
+    timeout_view,
+    verdict_view,
+)
 from bot.storage.models import Flag, FlagStatus, utcnow
 from bot.storage.repository import (
     flag_counts_since,
@@ -163,7 +171,7 @@ async def handle_timeout_choice(interaction: discord.Interaction, flag_id: int, 
 
 # -- slash commands ------------------------------------------------------------------------------------
 def flag_line(flag: Flag) -> str:
-    top = max(flag.scores.items(), key=lambda kv: kv[1]) if flag.scores else ("?", 0.0)
+    top = (shown_labels(flag) or [("?", 0.0)])[0]
     when = discord.utils.format_dt(flag.created_at, "R") if flag.created_at else ""
     return (f"**#{flag.id}** {flag.status.value} · {top[0]} {top[1]:.2f} · <@{flag.author_id}> in "
             f"<#{flag.channel_id}> {when}")

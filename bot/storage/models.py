@@ -103,6 +103,9 @@ class Flag(Base):
     text_erased_at: Mapped[datetime | None]
     labels: Mapped[list] = mapped_column(JSON, default=list)  # labels that passed their thresholds
     scores: Mapped[dict] = mapped_column(JSON, default=dict)  # all six at flag time
+    # the two labels shown to moderators, [[label, p], ...] ranked by margin over the thresholds in force
+    # at flag time; None on flags written before this was recorded
+    top_labels: Mapped[list | None] = mapped_column(JSON)
     model_version: Mapped[str] = mapped_column(String(128))
     status: Mapped[FlagStatus] = mapped_column(
         Enum(FlagStatus, native_enum=False, length=16, values_callable=_values), default=FlagStatus.PENDING, index=True

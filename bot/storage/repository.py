@@ -66,6 +66,7 @@ def record_score(
             text=text,
             labels=list(decision.fired),
             scores={label: round(p, 6) for label, p in decision.scores.items()},
+            top_labels=[[label, round(p, 6)] for label, p in decision.top],
             model_version=decision.model_version,
         )
         session.add(flag)
