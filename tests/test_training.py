@@ -97,6 +97,10 @@ def test_resume_refuses_a_checkpoint_made_with_other_settings(tiny_base: Path, t
                            lr=1e-3), data)
     with pytest.raises(ValueError, match="lr"):
         other.load_checkpoint()
+    # when to stop may change: an interrupted run can be cut short and exported from its checkpoint
+    shorter = Trainer(config(tiny_base, tmp_path / "run", samples_per_epoch=8, epochs=1.0, checkpoint_every=1,
+                             max_steps=1), data)
+    assert shorter.load_checkpoint() and shorter.step >= shorter.total_steps
 
 
 def test_a_second_run_into_the_same_run_dir_needs_resume(tiny_base: Path, tmp_path: Path) -> None:

@@ -33,6 +33,9 @@ from training.sources import SOURCES, file_sha256, load_jigsaw_csv, load_sources
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
+# Settings a resumed run may change: when to stop, check and save. Everything else decides which batches
+# the run sees, so changing it would silently make a different run.
+RESUMABLE_CHANGES = frozenset({"max_steps", "eval_every", "patience", "checkpoint_every", "threads", "eval_rows"})
 
 
 def default_base_model() -> Path:
@@ -260,8 +263,9 @@ class Trainer:
         if not self.checkpoint_path.is_file():
             return False
         state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
-        if state["config"] != self.cfg.to_json():
-            changed = sorted(k for k in state["config"] if state["config"][k] != self.cfg.to_json().get(k))
+        mine = self.cfg.to_json()
+        changed = sorted(k for k in state["config"] if k not in RESUMABLE_CHANGES and state["config"][k] != mine.get(k))
+        if changed:
             raise ValueError(f"checkpoint {self.checkpoint_path} was made with other settings ({', '.join(changed)})")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
