@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.labels import LABELS  # noqa: E402
-from bot.scoring.model import ToxicityModel, cpu_has_fast_bf16  # noqa: E402
-from bot.scoring.registry import resolve_model_dir  # noqa: E402
-from bot.scoring.worker import ScoringWorker  # noqa: E402
+from bot.model.classifier import ToxicityModel, cpu_has_fast_bf16  # noqa: E402
+from bot.model.registry import resolve_model_dir  # noqa: E402
+from bot.moderation.worker import ScoringWorker  # noqa: E402
 
 WORDS = ("gg", "anyone", "up", "for", "a", "raid", "tonight", "lol", "that", "was", "wild", "my", "mic", "keeps",
          "cutting", "out", "did", "you", "see", "the", "patch", "notes", "they", "nerfed", "sniper", "again",

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.app import ToxmodBot
+    from bot.discord.app import ToxmodBot
 
 
 def create_bot(**overrides: object) -> ToxmodBot:
-    """Build the bot (settings from the environment / .env, overridden by keyword); see bot.app.
+    """Build the bot (settings from the environment / .env, overridden by keyword); see bot.discord.app.
 
     Imported lazily so the CLI's scoring and training commands do not pay for importing discord.py.
     """
-    from bot.app import create_bot as _create_bot
+    from bot.discord.app import create_bot as _create_bot
 
     return _create_bot(**overrides)

@@ -12,7 +12,7 @@ import simcord
 from sqlalchemy import select
 
 from bot import create_bot
-from bot.errors import NotFoundError, UserInputError
+from bot.discord.errors import NotFoundError, UserInputError
 from bot.storage.models import AuditEntry, Flag, FlagOrigin, FlagStatus, ScoredMessage
 
 TOXIC = "you are a stupid idiot"
@@ -369,7 +369,7 @@ def own_models(tmp_path: Path, tiny_model_dir: Path) -> Path:
     import json
     import shutil
 
-    from bot.scoring.registry import set_current
+    from bot.model.registry import set_current
 
     root = tmp_path / "models"
     shutil.copytree(tiny_model_dir, root / "tiny-v1")
@@ -381,7 +381,7 @@ def own_models(tmp_path: Path, tiny_model_dir: Path) -> Path:
 
 
 async def test_model_reload_switches_the_version_of_later_rows(world: SimpleNamespace, own_models: Path) -> None:
-    from bot.scoring.registry import set_current
+    from bot.model.registry import set_current
 
     world.env.bot.settings = replace(world.env.bot.settings, models_dir=own_models)
     await world.admin.slash(world.general, "model reload")
@@ -401,7 +401,7 @@ async def test_retrain_from_discord_reports_and_promotes(world: SimpleNamespace,
                                                         tmp_path: Path) -> None:
     bot = world.env.bot
     bot.settings = replace(bot.settings, models_dir=own_models, data_dir=tmp_path / "no-corpora", retrain_samples=200)
-    await bot.reload_model()
+    await bot.moderation.reload_model(bot.settings)
     res = await world.admin.slash(world.general, "model status")
     assert res.response.content == "No retrain has run since the bot started."
     res = await world.admin.slash(world.general, "model retrain")
@@ -415,7 +415,7 @@ async def test_retrain_from_discord_reports_and_promotes(world: SimpleNamespace,
         await world.mod.click(world.modlog.last_message, label="Dismiss")
     res = await world.admin.slash(world.general, "model retrain")  # settles once the child process is done
     assert "Retrain started" in res.response.content and "from 12 verdicts" in res.response.content
-    job = bot.retrain_job
+    job = bot.get_cog("ModelAdmin").retrain_job
     assert not job.running and job.error is None, job.log_tail(20)
     report = world.modlog.last_message
     assert report.embeds[0].title == f"Retrain finished: {job.name}"
@@ -439,9 +439,9 @@ async def test_thresholds_suggested_from_verdicts_apply_only_on_request(world: S
     shown = await world.admin.click(res.response, label="Suggest from verdicts")
     embed = shown.response.message.embeds[0]
     assert embed.footer.text.startswith("from 12 verdicts") and "toxic" in embed.description
-    before = (await world.env.bot.guild_config(world.g.id)).thresholds
+    before = (await world.env.bot.moderation.guild_config(world.g.id)).thresholds
     assert before == {}
     applied = await world.admin.click(shown.response, label="Apply suggestions")
     assert applied.response.message.content.startswith("Applied: ")
-    after = (await world.env.bot.guild_config(world.g.id)).thresholds
+    after = (await world.env.bot.moderation.guild_config(world.g.id)).thresholds
     assert after and all(0 < v <= 1 for v in after.values())

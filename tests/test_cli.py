@@ -11,9 +11,9 @@ import pytest
 
 from bot.cli import main
 from bot.labels import LABELS
-from bot.scoring.model import read_model_info
-from bot.scoring.policy import Policy
-from bot.scoring.registry import resolve_model_dir
+from bot.model.info import read_model_info
+from bot.model.registry import resolve_model_dir
+from bot.moderation.policy import Policy
 
 
 @pytest.fixture(autouse=True)

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import select
 
 from bot.cli import main
-from bot.feedback import suggest_thresholds
+from bot.decision import Scores
 from bot.labels import LABELS
-from bot.scoring.policy import Policy
-from bot.scoring.registry import PromotionRefused, current_name, promote, rollback, set_current
-from bot.scoring.worker import Scores
+from bot.model.registry import PromotionRefused, current_name, promote, rollback, set_current
+from bot.moderation.feedback import suggest_thresholds
+from bot.moderation.policy import Policy
 from bot.storage.database import Database
 from bot.storage.models import Flag, FlagStatus, utcnow
 from bot.storage.repository import MessageRef, record_score, review_flag

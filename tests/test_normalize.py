@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.scoring.normalize import EXTRA_WORDS, Lexicon, match_key, normalize
+from bot.model.normalize import EXTRA_WORDS, Lexicon, match_key, normalize
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.decision import Scores
 from bot.labels import LABELS
-from bot.scoring.model import ModelNotFoundError, ToxicityModel
-from bot.scoring.policy import Policy, validate_threshold
-from bot.scoring.registry import current_name, resolve_model_dir, set_current
-from bot.scoring.worker import Scores, ScoringWorker, WorkerStopped
+from bot.model.classifier import ModelNotFoundError, ToxicityModel
+from bot.model.registry import current_name, resolve_model_dir, set_current
+from bot.moderation.policy import Policy, validate_threshold
+from bot.moderation.worker import ScoringWorker, WorkerStopped
 
 TOXIC = "you are a stupid idiot"
 CLEAN = "hello friend see you tonight"

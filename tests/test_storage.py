@@ -10,9 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, select
 
+from bot.decision import Scores
 from bot.labels import LABELS
-from bot.scoring.policy import Policy
-from bot.scoring.worker import Scores
+from bot.moderation.policy import Policy
 from bot.storage.database import Database, DatabaseError, upgrade
 from bot.storage.models import AuditEntry, Base, Flag, FlagStatus, ScoredMessage
 from bot.storage.repository import MessageRef, get_flag, list_flags, record_score, review_flag

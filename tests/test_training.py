@@ -11,9 +11,9 @@ import torch
 from safetensors import safe_open
 
 from bot.labels import LABELS
-from bot.scoring.model import ToxicityModel
+from bot.model.classifier import ToxicityModel
+from bot.model.metrics import average_precision, roc_auc, threshold_for_precision
 from training.evaluate import EvalSettings
-from training.metrics import average_precision, roc_auc, threshold_for_precision
 from training.pipeline import run_training
 from training.train import TrainConfig, Trainer, pick_device, prepare_data
 
@@ -201,8 +201,8 @@ def test_run_with_validation_checks_stops_early_and_reports_its_best_step(tiny_b
 def test_label_fidelity_counts_a_threat_shown_only_when_it_stands_out_against_its_threshold() -> None:
     import pandas as pd
 
-    from bot.scoring.policy import Policy
-    from bot.scoring.worker import Scores
+    from bot.decision import Scores
+    from bot.moderation.policy import Policy
     from training.evaluate import label_fidelity, top_two
 
     thresholds = {"toxic": 0.8, "severe_toxic": 0.7, "obscene": 0.7, "threat": 0.2, "insult": 0.7,

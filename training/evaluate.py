@@ -16,8 +16,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from bot.labels import LABELS
-from bot.scoring.model import ToxicityModel
-from training.metrics import average_precision, roc_auc, threshold_for_precision
+from bot.model.classifier import ToxicityModel
+from bot.model.metrics import average_precision, roc_auc, threshold_for_precision
 from training.obfuscate import TRICKS, obfuscate
 
 log = logging.getLogger(__name__)

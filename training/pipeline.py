@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bot.scoring.model import ToxicityModel
-from bot.scoring.normalize import match_key
+from bot.model.classifier import ToxicityModel
+from bot.model.report import Comparison, ModelReport, compare_reports
+from bot.model.normalize import match_key
 from training.evaluate import BACKGROUND, EvalSettings, evaluate, format_report
 from training.export import save_model_dir, write_metadata, write_model_card
 from training.sources import SOURCES, load_ubuntu_irc
@@ -84,7 +85,8 @@ def run_training(
     metadata["metrics"] = report
     if init_model is not None:
         metadata["comparison"] = compare_with_init(init_model, data.val, background, settings, report, progress)
-        report_text += "\n" + format_comparison(metadata["comparison"])
+        comparison = Comparison.from_json(metadata["comparison"])
+        report_text += "\n" + (comparison.format() if comparison else "")
     write_metadata(staging, metadata)
     write_model_card(staging, metadata, report_text)
     write_json(cfg.run_dir / "report.json", metadata)
@@ -97,36 +99,10 @@ def run_training(
 def compare_with_init(init_model: Path, val: pd.DataFrame, background: list[str], settings: EvalSettings,
                       report: dict, progress: bool) -> dict:
     """The model we started from, evaluated on exactly the same validation rows and background chat."""
-    from bot.scoring.registry import shared_metrics
-
     current = ToxicityModel(init_model, max_length=128)
     before = evaluate(current, val, background, settings, progress=progress)
     before.pop("thresholds")
-    mine, theirs = shared_metrics(before), shared_metrics(report)
-    feedback = {name: {"current": before["sources"][name]["toxic_roc_auc"],
-                       "candidate": report["sources"][name]["toxic_roc_auc"]}
-                for name in report["sources"] if name.startswith("feedback") and name in before["sources"]}
-    return {
-        "current_version": current.version,
-        "metrics": {name: {"current": mine[name][0], "candidate": theirs[name][0], "higher_is_better": mine[name][1]}
-                    for name in mine if name in theirs},
-        "feedback_heldout": feedback,
-    }
-
-
-def comparison_rows(comparison: dict) -> list[tuple[str, float, float]]:
-    """(figure, current, candidate) for every figure both models have, held-out verdicts last."""
-    figures = {**comparison.get("metrics", {}),
-               **{f"{k} ROC-AUC (held-out verdicts)": v for k, v in comparison.get("feedback_heldout", {}).items()}}
-    return [(name, f["current"], f["candidate"]) for name, f in figures.items()
-            if f.get("current") is not None and f.get("candidate") is not None]
-
-
-def format_comparison(comparison: dict) -> str:
-    lines = [f"candidate vs current ({comparison['current_version']}) on the same validation rows:"]
-    lines += [f"  {name:<40} {cur:.4f} -> {cand:.4f} ({cand - cur:+.4f})" for name, cur, cand in
-              comparison_rows(comparison)]
-    return "\n".join(lines)
+    return compare_reports(ModelReport.from_metrics(before), ModelReport.from_metrics(report), current.version)
 
 
 def recalibrate(model_dir: Path, settings: EvalSettings, data_dir: Path | None = None,

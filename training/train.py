@@ -23,10 +23,10 @@ from tqdm import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
 from bot.labels import LABELS
-from bot.scoring.model import cpu_has_fast_bf16
-from bot.scoring.normalize import Lexicon, match_key, normalize
+from bot.model.classifier import cpu_has_fast_bf16
+from bot.model.metrics import roc_auc
+from bot.model.normalize import Lexicon, match_key, normalize
 from training.dataset import dedupe, sampling_weights, split
-from training.metrics import roc_auc
 from training.obfuscate import obfuscate
 from training.sources import SOURCES, file_sha256, load_jigsaw_csv, load_sources
 

@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from bot.decision import Decision
 from bot.labels import LABELS
-from bot.scoring.policy import Decision
 from bot.storage.models import AuditEntry, Exemption, Flag, FlagOrigin, FlagStatus, GuildSettings, ScoredMessage, utcnow
 
 

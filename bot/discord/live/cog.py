@@ -1,4 +1,4 @@
-"""Live scoring: every guild message and edit goes through the worker, flags go to the mod-log.
+"""Live scoring: every guild message and edit goes through the moderation pipeline, flags go to the mod-log.
 
 Also the "Report to moderators" message command, which is how toxicity the model missed reaches a
 human, and the optional per-label automatic actions.
@@ -13,39 +13,20 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import ToxmodBot
-from bot.errors import UserInputError
-from bot.guild_config import GuildConfig
+from bot.decision import Decision
+from bot.discord.app import ToxmodBot
+from bot.discord.errors import UserInputError
+from bot.discord.review.embeds import describe_failure
+from bot.discord.review.modlog import publish_flag
 from bot.labels import LABELS
-from bot.modlog import describe_failure, post_flag
-from bot.scoring.policy import Decision
-from bot.scoring.worker import WorkerStopped
+from bot.moderation.guild_config import GuildConfig
+from bot.moderation.pipeline import Incoming
+from bot.moderation.worker import WorkerStopped
 from bot.storage.database import DatabaseError
-from bot.storage.models import Flag, FlagOrigin
-from bot.storage.repository import MessageRef, record_action, record_score, set_modlog_post
+from bot.storage.models import Flag
+from bot.storage.repository import MessageRef, record_action
 
 log = logging.getLogger(__name__)
-
-
-async def publish_flag(bot: ToxmodBot, guild: discord.Guild, flag: Flag) -> None:
-    """Post the flag in the guild's mod-log; on failure keep the flag, store why, and say so once."""
-    config = await bot.guild_config(guild.id)
-    channel = guild.get_channel(config.modlog_channel_id) if config.modlog_channel_id else None
-    try:
-        if config.modlog_channel_id is None:
-            raise LookupError("no mod-log channel is set (an admin can run /modlog set)")
-        if not isinstance(channel, discord.abc.Messageable):
-            raise LookupError("the mod-log channel no longer exists")
-        posted = await post_flag(channel, flag)
-    except (discord.HTTPException, LookupError) as exc:
-        reason = describe_failure(exc)
-        if bot.modlog_failures.get(guild.id) != reason:
-            log.warning("guild %s: flag %d kept but not posted: %s", guild.id, flag.id, reason)
-        bot.modlog_failures[guild.id] = reason
-        await bot.db.write(lambda s: set_modlog_post(s, flag.id, config.modlog_channel_id, None, reason))
-        return
-    bot.modlog_failures.pop(guild.id, None)
-    await bot.db.write(lambda s: set_modlog_post(s, flag.id, posted.channel.id, posted.id, None))
 
 
 def _scope(message: discord.Message) -> tuple[set[int], set[int]]:
@@ -91,26 +72,23 @@ class LiveScoring(commands.Cog):
 
     async def _score_and_log(self, message: discord.Message, edited: bool) -> None:
         guild = message.guild
-        config = await self.bot.guild_config(guild.id)
+        config = await self.bot.moderation.guild_config(guild.id)
         if config.is_exempt(*_scope(message)):
             return
+        incoming = Incoming(MessageRef(guild.id, message.channel.id, message.id, message.author.id),
+                            message.content, edited=edited)
         try:
-            scores = await self.bot.scorer.score(message.content)
+            [outcome] = await self.bot.moderation.moderate([incoming], config)
         except WorkerStopped:
             log.info("shutting down: message %d not scored", message.id)
             return
-        decision = (await self.bot.policy(guild.id)).decide(scores)
-        ref = MessageRef(guild.id, message.channel.id, message.id, message.author.id)
-        try:
-            _, flag = await self.bot.db.write(
-                lambda s: record_score(s, ref, decision, message.content, edited=edited))
         except DatabaseError:
             log.exception("message %d scored but not logged", message.id)
             return
-        if flag is None:
+        if outcome.flag is None:
             return
-        await self.automod(message, config, decision, flag)
-        await publish_flag(self.bot, guild, flag)
+        await self.automod(message, config, outcome.decision, outcome.flag)
+        await publish_flag(self.bot, guild, outcome.flag, config)
 
     async def automod(self, message: discord.Message, config: GuildConfig, decision: Decision, flag: Flag) -> None:
         """The configured automatic actions, for labels whose score passed their automod threshold."""
@@ -144,15 +122,11 @@ class LiveScoring(commands.Cog):
         if not (message.content and message.content.strip()):
             raise UserInputError("That message has no text to report; please tell a moderator directly.")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        scores = await self.bot.scorer.score(message.content)
-        decision = (await self.bot.policy(interaction.guild.id)).decide(scores)
         ref = MessageRef(interaction.guild.id, message.channel.id, message.id, message.author.id)
-        _, flag = await self.bot.db.write(lambda s: record_score(
-            s, ref, decision, message.content, force_flag=FlagOrigin.REPORTED, reporter_id=interaction.user.id))
+        report = Incoming(ref, message.content, reported_by=interaction.user.id)
+        [outcome] = await self.bot.moderation.moderate([report])
+        flag = outcome.flag
+        assert flag is not None  # a report always opens a flag
         await publish_flag(self.bot, interaction.guild, flag)
         await interaction.followup.send(f"Thanks — the moderators have been notified (flag #{flag.id}).",
                                         ephemeral=True)
-
-
-async def setup(bot: ToxmodBot) -> None:
-    await bot.add_cog(LiveScoring(bot))

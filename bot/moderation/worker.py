@@ -20,22 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.batching import take_batch
-from bot.labels import LABELS
-from bot.scoring.model import ToxicityModel
+from bot.decision import Scores
+from bot.model.classifier import ToxicityModel, load_model
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Scores:
-    """Six probabilities in LABELS order, with the model that produced them and how long the caller waited."""
-
-    values: tuple[float, ...]
-    model_version: str
-    latency_ms: float
-
-    def as_dict(self) -> dict[str, float]:
-        return dict(zip(LABELS, self.values, strict=True))
 
 
 class WorkerStopped(RuntimeError):
@@ -190,3 +179,10 @@ class ScoringWorker:
                 continue
             batch, pending = self._collect(item)
             self._score(batch)
+
+
+def open_scorer(settings: Settings) -> ScoringWorker:
+    """A started worker around the model the settings name."""
+    return ScoringWorker(
+        load_model(settings), max_batch=settings.score_batch_max, max_wait_ms=settings.score_batch_wait_ms
+    ).start()

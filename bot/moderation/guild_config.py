@@ -1,8 +1,7 @@
-"""Per-guild configuration as the live path needs it, cached in memory and refreshed on every change.
+"""Per-guild configuration as the live path needs it: one immutable snapshot of a guild's settings.
 
-Every message consults its guild's exemptions and thresholds; reading them from the database each time
-would put a database round trip in front of every score, so the bot keeps one snapshot per guild and
-drops it whenever an admin command changes that guild's settings.
+`Moderation` (pipeline.py) caches one per guild and drops it whenever an admin command changes that
+guild's settings.
 """
 
 from __future__ import annotations

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import discord
 
+from bot.model.report import Comparison
+
 log = logging.getLogger(__name__)
 
 NICENESS = 10
@@ -93,7 +95,7 @@ async def wait(job: RetrainJob) -> None:
         job.error = job.log_tail(3) or f"exit status {job.returncode}"
 
 
-def report_embed(job: RetrainJob, comparison: dict | None, outcome: str | None = None) -> discord.Embed:
+def report_embed(job: RetrainJob, comparison: Comparison | None, outcome: str | None = None) -> discord.Embed:
     """Candidate vs current on the same validation rows, as the mod-log shows it to admins."""
     if job.error:
         embed = discord.Embed(title=f"Retrain failed: {job.name}", colour=discord.Colour.red(),
@@ -103,11 +105,9 @@ def report_embed(job: RetrainJob, comparison: dict | None, outcome: str | None =
                           description=f"Trained on {job.verdicts} verdicts of this server plus a replay sample of "
                                       f"the original corpora, in {(time.monotonic() - job.started) / 60:.1f} min.")
     if comparison:
-        from training.pipeline import comparison_rows
-
-        lines = [f"`{name}` {cur:.4f} → {cand:.4f} ({cand - cur:+.4f})" for name, cur, cand in
-                 comparison_rows(comparison)]
-        embed.add_field(name=f"Candidate vs current ({comparison.get('current_version')})",
+        lines = [f"`{r.name}` {r.current:.4f} → {r.candidate:.4f} ({r.candidate - r.current:+.4f})"
+                 for r in comparison.rows]
+        embed.add_field(name=f"Candidate vs current ({comparison.current_version})",
                         value="\n".join(lines)[:1024] or "no shared figures", inline=False)
     embed.add_field(name="Status", value=outcome or "Waiting for an admin: Promote or Discard", inline=False)
     return embed
@@ -115,7 +115,7 @@ def report_embed(job: RetrainJob, comparison: dict | None, outcome: str | None =
 
 class CandidateButton(discord.ui.DynamicItem[discord.ui.Button],
                       template=r"toxmod:candidate:(?P<action>promote|discard):(?P<name>candidate-[0-9-]+)"):
-    """Promote / Discard under a retrain report; admins only, checked on every click."""
+    """Promote / Discard under a retrain report; admins only, checked on every click by the ModelAdmin cog."""
 
     def __init__(self, action: str, name: str, *, disabled: bool = False) -> None:
         style = discord.ButtonStyle.success if action == "promote" else discord.ButtonStyle.secondary
@@ -129,9 +129,8 @@ class CandidateButton(discord.ui.DynamicItem[discord.ui.Button],
         return cls(match["action"], match["name"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        from bot.exts.admin import handle_candidate
-
-        await handle_candidate(interaction, self.action, self.name)
+        cog = interaction.client.get_cog("ModelAdmin")  # type: ignore[attr-defined]
+        await cog.handle_candidate(interaction, self.action, self.name)
 
 
 def candidate_view(name: str, *, disabled: bool = False) -> discord.ui.View:

@@ -10,7 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.scoring.model import ModelInfo, ModelNotFoundError, read_model_info
+from bot.model.info import ModelInfo, ModelNotFoundError, read_model_info
+from bot.model.report import ModelReport
 
 POINTER = "current"
 
@@ -70,26 +71,13 @@ def list_models(models_dir: Path) -> list[ModelInfo]:
     return sorted(infos, key=lambda info: str(info.metadata.get("created", "")))
 
 
-def shared_metrics(metrics: dict) -> dict[str, tuple[float, bool]]:
-    """The validation figures two models of the same data can be compared on: (value, higher is better)."""
-    out: dict[str, tuple[float, bool]] = {}
-    if metrics.get("jigsaw_mean_roc_auc") is not None:
-        out["jigsaw mean ROC-AUC"] = (metrics["jigsaw_mean_roc_auc"], True)
-    for source, figures in (metrics.get("sources") or {}).items():
-        if figures.get("toxic_roc_auc") is not None and not source.startswith("feedback"):
-            out[f"{source} ROC-AUC"] = (figures["toxic_roc_auc"], True)
-    rate = (metrics.get("background_heldout") or {}).get("flag_rate")
-    if rate is not None:
-        out["background flag rate"] = (rate, False)
-    return out
-
-
 def compare(current: ModelInfo, candidate: ModelInfo, auc_tolerance: float = 0.01,
             rate_tolerance: float = 0.002) -> list[MetricChange]:
-    mine, theirs = shared_metrics(current.metrics), shared_metrics(candidate.metrics)
-    return [MetricChange(name, mine[name][0], theirs[name][0], mine[name][1],
-                         auc_tolerance if mine[name][1] else rate_tolerance)
-            for name in mine if name in theirs]
+    mine = ModelReport.from_metrics(current.metrics).shared_figures()
+    theirs = ModelReport.from_metrics(candidate.metrics).shared_figures()
+    return [MetricChange(name, fig.value, theirs[name].value, fig.higher_is_better,
+                         auc_tolerance if fig.higher_is_better else rate_tolerance)
+            for name, fig in mine.items() if name in theirs]
 
 
 class PromotionRefused(ValueError):

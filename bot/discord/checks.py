@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.errors import require
+from bot.discord.errors import require
 
 
 class GuardedGroup(app_commands.Group):

@@ -11,8 +11,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.decision import Decision
 from bot.labels import LABELS
-from bot.scoring.policy import Decision
 
 
 class ChatLogError(ValueError):

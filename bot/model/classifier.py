@@ -6,10 +6,8 @@ freshly trained model and the benchmark, so all of them score exactly the same w
 
 from __future__ import annotations
 
-import json
 import logging
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -18,19 +16,19 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from bot.labels import LABELS
-from bot.scoring.normalize import Lexicon, normalize
+from bot.model.info import ModelNotFoundError, read_model_info
+from bot.model.normalize import Lexicon, normalize
+from bot.model.registry import resolve_model_dir
+from bot.settings import Settings
+
+__all__ = ["ModelNotFoundError", "ToxicityModel", "cpu_has_fast_bf16", "load_model"]
 
 log = logging.getLogger(__name__)
 
-REQUIRED_FILES = ("config.json", "model.safetensors", "metadata.json")
 # Windows are sorted by length and run in groups of this many, so a burst of short messages is not padded
 # to its longest one. Measured on this machine's 2 cores (bf16, chat-length messages): groups of 64 in
 # arrival order 390 msg/s, sorted groups of 32 630, of 16 690, of 8 620.
 BUCKET_ROWS = 16
-
-
-class ModelNotFoundError(FileNotFoundError):
-    """The model directory is missing or incomplete; the message names the path and what is absent."""
 
 
 @cache
@@ -45,41 +43,6 @@ def cpu_has_fast_bf16() -> bool:
     except OSError:
         return False
     return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What a model directory says about itself (metadata.json), kept beside the loaded weights."""
-
-    path: Path
-    version: str
-    thresholds: dict[str, float]
-    metrics: dict = field(default_factory=dict)
-    metadata: dict = field(default_factory=dict)
-
-
-def read_model_info(model_dir: Path) -> ModelInfo:
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise ModelNotFoundError(f"model directory not found: {model_dir}")
-    missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
-    if missing:
-        raise ModelNotFoundError(f"model directory {model_dir} is missing {', '.join(missing)}")
-    try:
-        meta = json.loads((model_dir / "metadata.json").read_text())
-    except json.JSONDecodeError as exc:
-        raise ModelNotFoundError(f"{model_dir / 'metadata.json'} is not valid JSON: {exc}") from exc
-    labels = tuple(meta.get("labels", LABELS))
-    if labels != LABELS:
-        raise ModelNotFoundError(f"{model_dir} predicts {labels}, toxmod needs {LABELS}")
-    thresholds = {label: float(meta.get("thresholds", {}).get(label, 0.5)) for label in LABELS}
-    return ModelInfo(
-        path=model_dir,
-        version=str(meta.get("version", model_dir.name)),
-        thresholds=thresholds,
-        metrics=meta.get("metrics", {}),
-        metadata=meta,
-    )
 
 
 class ToxicityModel:
@@ -157,3 +120,13 @@ class ToxicityModel:
         with torch.inference_mode(), autocast:
             logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
         return torch.sigmoid(logits.float()).numpy()
+
+
+def load_model(settings: Settings) -> ToxicityModel:
+    """The model the settings name (MODEL_DIR, else the one `models/current` points at)."""
+    return ToxicityModel(
+        resolve_model_dir(settings.models_dir, settings.model_dir),
+        max_length=settings.score_max_length,
+        bf16=settings.bf16,
+        threads=settings.score_threads,
+    )

@@ -10,28 +10,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.decision import Decision, Scores
 from bot.labels import LABELS
-from bot.scoring.worker import Scores
-
-
-@dataclass(frozen=True)
-class Decision:
-    scores: dict[str, float]
-    top: list[tuple[str, float]]
-    flagged: bool
-    fired: tuple[str, ...]
-    model_version: str
-    latency_ms: float
-
-    def to_json(self, text: str) -> dict:
-        """The stable `toxmod score --jsonl` contract."""
-        return {
-            "text": text,
-            "scores": {label: round(self.scores[label], 6) for label in LABELS},
-            "top": [[label, round(p, 6)] for label, p in self.top],
-            "flagged": self.flagged,
-            "model": self.model_version,
-        }
 
 
 def validate_threshold(label: str, value: float) -> float:

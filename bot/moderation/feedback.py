@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.labels import LABELS
+from bot.model.metrics import threshold_for_precision
 from bot.storage.models import Flag, FlagStatus
-from training.metrics import threshold_for_precision
 
 COLUMNS = ["id", "comment_text", *LABELS, "source", "guild", "decided_at"]
 

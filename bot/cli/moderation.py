@@ -1,0 +1,130 @@
+"""`toxmod flags`, `db`, `feedback export` and `thresholds suggest`: the moderation data, from a terminal.
+
+None of these load the model or torch: they read the database and, for thresholds, the model's
+metadata only, so they start in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from pathlib import Path
+
+from bot.cli.common import CliError, database, iso_date, load_settings, truncate
+
+
+def cmd_flags(args: argparse.Namespace) -> int:
+    from bot.storage.models import FlagStatus
+    from bot.storage.repository import list_flags
+
+    status = FlagStatus(args.status) if args.status else None
+    with database(args) as db:
+        flags, total = db.read_sync(lambda s: list_flags(s, args.guild, status=status, limit=args.limit))
+    if not flags:
+        print("no flags")
+        return 0
+    print(f"{'id':>6}  {'status':<10} {'labels':<28} {'guild':<20} text")
+    for f in flags:
+        text = "(text erased)" if f.text is None else truncate(f.text, 60)
+        labels = ",".join(f.labels) or f.origin.value
+        print(f"{f.id:>6}  {f.status.value:<10} {labels:<28} {f.guild_id or '-'!s:<20} {text}")
+    print(f"{len(flags)} of {total} flags shown")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from bot.storage.database import upgrade
+
+    url = load_settings(args).database_url
+    upgrade(url)
+    print(f"database at {url} is up to date")
+    return 0
+
+
+def cmd_db_purge(args: argparse.Namespace) -> int:
+    from bot.storage.models import utcnow
+    from bot.storage.repository import erase_texts
+
+    days = load_settings(args).retention_days if args.days is None else args.days
+    cutoff = utcnow() - timedelta(days=days)
+    with database(args) as db:
+        erased = db.transaction(lambda s: erase_texts(s, before=cutoff))
+    print(f"erased the text of {erased} flags older than {days} days (verdicts and scores kept)")
+    return 0
+
+
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    from bot.moderation.feedback import feedback_rows, reviewed_flags, write_feedback_csv
+
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise CliError(f"output directory does not exist: {out.parent}")
+    with database(args) as db:
+        flags = db.read_sync(lambda s: reviewed_flags(s, args.guild, args.since))
+    rows = feedback_rows(flags)
+    write_feedback_csv(rows, out)
+    erased = len(flags) - len(rows)
+    print(f"wrote {len(rows)} verdicts to {out}" + (f" ({erased} skipped: text erased)" if erased else ""))
+    return 0
+
+
+def cmd_thresholds_suggest(args: argparse.Namespace) -> int:
+    from bot.model.info import read_model_info
+    from bot.model.registry import resolve_model_dir
+    from bot.moderation.feedback import reviewed_flags, suggest_thresholds
+    from bot.moderation.guild_config import load_guild_config
+    from bot.moderation.policy import Policy
+
+    config = load_settings(args)
+    defaults = read_model_info(resolve_model_dir(config.models_dir, config.model_dir)).thresholds
+    with database(args) as db:
+        flags = db.read_sync(lambda s: reviewed_flags(s, args.guild))
+        guild = db.read_sync(lambda s: load_guild_config(s, args.guild))
+    current = dict(Policy.with_overrides(defaults, guild.thresholds).thresholds)
+    print(f"guild {args.guild}: {len(flags)} verdicts, target precision {args.target_precision}")
+    print(f"{'label':<14}{'current':>9}{'suggested':>11}{'kept':>6}{'removed':>9}{'precision':>11}{'recall':>8}")
+    for sug in suggest_thresholds(flags, current, args.target_precision):
+        suggested = "-" if sug.threshold is None else f"{sug.threshold:.3f}"
+        precision = "-" if sug.precision is None else f"{sug.precision:.2f}"
+        recall = "-" if sug.recall is None else f"{sug.recall:.2f}"
+        print(f"{sug.label:<14}{sug.current:>9.3f}{suggested:>11}{sug.positives:>6}{sug.negatives:>9}"
+              f"{precision:>11}{recall:>8}")
+    print("apply with /thresholds set in Discord; '-' means too few verdicts to suggest")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("flags", help="list flagged messages in the database")
+    p.add_argument("--status", choices=["pending", "confirmed", "dismissed"])
+    p.add_argument("--guild", type=int, help="only this guild id")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--database-url", help="override DATABASE_URL")
+    p.set_defaults(func=cmd_flags)
+
+    p = sub.add_parser("db", help="database maintenance")
+    dbsub = p.add_subparsers(dest="db_command", required=True)
+    up = dbsub.add_parser("upgrade", help="run migrations up to the latest schema")
+    up.add_argument("--database-url", help="override DATABASE_URL")
+    up.set_defaults(func=cmd_db_upgrade)
+    pg = dbsub.add_parser("purge", help="erase flag texts older than the retention period")
+    pg.add_argument("--days", type=int, help="override RETENTION_DAYS")
+    pg.add_argument("--database-url", help="override DATABASE_URL")
+    pg.set_defaults(func=cmd_db_purge)
+
+    p = sub.add_parser("feedback", help="moderator verdicts as training data")
+    fsub = p.add_subparsers(dest="feedback_command", required=True)
+    ex = fsub.add_parser("export", help="write verdicts as a Jigsaw-format CSV for `toxmod train --feedback`")
+    ex.add_argument("--out", required=True, help="CSV file to write")
+    ex.add_argument("--guild", type=int, help="only this guild's verdicts")
+    ex.add_argument("--since", type=iso_date, help="only verdicts made on or after this date")
+    ex.add_argument("--database-url", help="override DATABASE_URL")
+    ex.set_defaults(func=cmd_feedback_export)
+
+    p = sub.add_parser("thresholds", help="per-guild thresholds")
+    tsub = p.add_subparsers(dest="thresholds_command", required=True)
+    sg = tsub.add_parser("suggest", help="thresholds from a guild's confirm/dismiss history")
+    sg.add_argument("--guild", type=int, required=True)
+    sg.add_argument("--target-precision", type=float, default=0.9)
+    sg.add_argument("--database-url", help="override DATABASE_URL")
+    sg.add_argument("--model", help="model directory whose thresholds are the defaults")
+    sg.set_defaults(func=cmd_thresholds_suggest)

@@ -1,0 +1,173 @@
+"""The model, for admins: what is serving and how it measures (`/model info`), switching models without a
+restart (`/model reload`), and retraining from this server's verdicts (`/model retrain`, `/model status`,
+then Promote or Discard under the report)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import discord
+from discord.ext import commands
+
+from bot.discord.app import ToxmodBot
+from bot.discord.checks import ADMIN, GuardedGroup
+from bot.discord.errors import UserInputError, missing_permissions, send_ephemeral
+from bot.discord.model import retrain
+from bot.discord.review.embeds import describe_failure
+from bot.model.info import ModelNotFoundError
+from bot.model.registry import PromotionRefused, promote
+from bot.model.report import Comparison, ModelReport
+from bot.moderation.feedback import feedback_rows, reviewed_flags, write_feedback_csv
+from bot.storage.repository import audit
+
+log = logging.getLogger(__name__)
+
+
+class ModelAdmin(commands.Cog):
+    model = GuardedGroup(name="model", description="The toxicity model", permissions=ADMIN)
+
+    def __init__(self, bot: ToxmodBot) -> None:
+        self.bot = bot
+        self.retrain_job: retrain.RetrainJob | None = None
+        self.retrain_task: asyncio.Task | None = None
+
+    async def cog_unload(self) -> None:
+        job = self.retrain_job
+        if job is not None and job.running and job.process is not None:
+            log.warning("stopping retrain %s: the bot is shutting down (it can be started again)", job.name)
+            job.process.terminate()
+
+    # -- /model retrain, /model status ---------------------------------------------------------------------
+    @model.command(name="retrain", description="Train a candidate from this server's verdicts (runs in the background)")
+    async def model_retrain(self, interaction: discord.Interaction) -> None:
+        bot, guild = self.bot, interaction.guild
+        job = self.retrain_job
+        if job is not None and job.running:
+            step = job.progress().get("step", 0)
+            raise UserInputError(f"A retrain is already running ({job.name}, step {step}); see /model status.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        settings, name = bot.settings, retrain.candidate_name()
+        flags = await bot.db.read(lambda s: reviewed_flags(s, guild.id))
+        rows = feedback_rows(flags)
+        if not rows:
+            raise UserInputError("No moderator verdicts with text yet: confirm or dismiss some flags first.")
+        job = retrain.RetrainJob(name=name, guild_id=guild.id, verdicts=len(rows),
+                                 run_dir=Path(settings.models_dir).resolve().parent / "runs" / name,
+                                 model_dir=Path(settings.models_dir) / name)
+        job.run_dir.mkdir(parents=True, exist_ok=True)
+        feedback_csv = job.run_dir / "feedback.csv"
+        await asyncio.to_thread(write_feedback_csv, rows, feedback_csv)
+        data_dir = Path(settings.data_dir) if Path(settings.data_dir).is_dir() else None
+        command = retrain.train_command(job, bot.scorer.model.info.path, feedback_csv, data_dir,
+                                        Path(settings.models_dir), settings.retrain_samples,
+                                        settings.retrain_epochs, settings.retrain_threads)
+        await retrain.start_process(job, command, settings.retrain_threads)
+        self.retrain_job = job
+        self.retrain_task = asyncio.create_task(self._finish_retrain(guild, job))
+        log.info("retrain %s started by %s on %d verdicts", job.name, interaction.user.id, job.verdicts)
+        await interaction.followup.send(
+            f"Retrain started: candidate `{job.name}` from {job.verdicts} verdicts. Follow it with /model status; "
+            "the report will be posted in the mod-log.", ephemeral=True)
+
+    async def _finish_retrain(self, guild: discord.Guild, job: retrain.RetrainJob) -> None:
+        await retrain.wait(job)
+        comparison = None
+        if not job.error:
+            try:
+                meta = json.loads(await asyncio.to_thread((job.model_dir / "metadata.json").read_text))
+                comparison = Comparison.from_json(meta.get("comparison"))
+            except (OSError, json.JSONDecodeError) as exc:
+                job.error = f"training finished but the candidate is unreadable: {exc}"
+        log.info("retrain %s finished: %s", job.name, job.error or "ok")
+        config = await self.bot.moderation.guild_config(guild.id)
+        channel = guild.get_channel(config.modlog_channel_id) if config.modlog_channel_id else None
+        if channel is None:
+            return  # /model status still shows the outcome
+        try:
+            view = discord.utils.MISSING if job.error else retrain.candidate_view(job.name)
+            await channel.send(embed=retrain.report_embed(job, comparison), view=view)
+        except discord.HTTPException as exc:
+            log.warning("could not post the retrain report: %s", describe_failure(exc))
+
+    @model.command(name="status", description="Progress of the running retrain, or how the last one ended")
+    async def model_status(self, interaction: discord.Interaction) -> None:
+        job = self.retrain_job
+        if job is None:
+            await interaction.response.send_message("No retrain has run since the bot started.", ephemeral=True)
+            return
+        if job.running:
+            p = await asyncio.to_thread(job.progress)
+            if p:
+                text = (f"Retraining `{job.name}`: step {p['step']}/{p['total_steps']}, "
+                        f"{p['seconds'] / 60:.1f} min so far, about {p['eta_seconds'] / 60:.1f} min left.")
+            else:
+                text = f"Retraining `{job.name}`: preparing data…"
+        elif job.error:
+            text = f"Retrain `{job.name}` failed:\n```\n{job.error[-1500:]}\n```"
+        else:
+            text = f"Retrain `{job.name}` finished; its report is in the mod-log (Promote or Discard)."
+        await interaction.response.send_message(text, ephemeral=True)
+
+    # -- /model ------------------------------------------------------------------------------------------
+    @model.command(name="info", description="Model version, metrics, thresholds, queue and throughput")
+    async def model_info(self, interaction: discord.Interaction) -> None:
+        scorer, info = self.bot.scorer, self.bot.scorer.model.info
+        embed = discord.Embed(title=f"Model {info.version}", colour=discord.Colour.blurple())
+        report = ModelReport.from_metrics(info.metrics)
+        jigsaw, bg = report.jigsaw_mean_roc_auc, report.background_flag_rate
+        embed.add_field(name="Validation", value=(f"Jigsaw mean ROC-AUC {jigsaw if jigsaw is not None else 'n/a'}\n"
+                                                  f"background flag rate {bg if bg is not None else 'n/a'}"))
+        thresholds = (await self.bot.moderation.policy(interaction.guild_id)).thresholds
+        embed.add_field(name="Thresholds in force", value="\n".join(f"{k} {v:.2f}" for k, v in thresholds.items()))
+        embed.add_field(name="Worker", value=(f"queue {scorer.queue_depth}\n{scorer.messages_per_second():.1f} msg/s"
+                                              f"\n{scorer.scored_total} scored\nuptime {self.bot.uptime / 3600:.1f} h"))
+        failure = self.bot.modlog_failures.get(interaction.guild_id)
+        embed.add_field(name="Mod-log", value=f"⚠ {failure}" if failure else "OK", inline=False)
+        if self.bot.db.last_error:
+            embed.add_field(name="Database", value=f"⚠ {self.bot.db.last_error}", inline=False)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @model.command(name="reload", description="Switch to the model models/current names, without a restart")
+    async def model_reload(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            old, new = await self.bot.moderation.reload_model(self.bot.settings)
+        except (ModelNotFoundError, OSError, ValueError) as exc:
+            raise UserInputError(f"Reload failed, still using {self.bot.scorer.model.version}: {exc}") from exc
+        log.info("model reloaded by %s: %s -> %s", interaction.user.id, old, new)
+        await interaction.followup.send(f"Model reloaded: {old} → {new}.", ephemeral=True)
+
+    async def handle_candidate(self, interaction: discord.Interaction, action: str, name: str) -> None:
+        """Promote (refused when worse on shared validation) or Discard a retrained candidate; admins only."""
+        bot = self.bot
+        if interaction.guild is None or missing_permissions(interaction, manage_guild=True):
+            await send_ephemeral(interaction, "You need the Manage Server permission to do that.")
+            return
+        models_dir = Path(bot.settings.models_dir)
+        if not (models_dir / name).is_dir():
+            await send_ephemeral(interaction, f"Candidate `{name}` no longer exists.")
+            return
+        if action == "promote":
+            try:
+                await asyncio.to_thread(promote, models_dir, name)
+                old, new = await bot.moderation.reload_model(bot.settings)
+            except (PromotionRefused, ModelNotFoundError) as exc:
+                await send_ephemeral(interaction, f"Not promoted: {exc}")
+                return
+            outcome = f"Promoted by {interaction.user.mention}: now serving {new} (was {old})."
+        else:
+            if bot.scorer.model.info.path.resolve() == (models_dir / name).resolve():
+                await send_ephemeral(interaction, "That model is in service; roll back before discarding it.")
+                return
+            await asyncio.to_thread(shutil.rmtree, models_dir / name)
+            outcome = f"Discarded by {interaction.user.mention}."
+        await bot.db.write(lambda s: audit(s, interaction.guild_id, interaction.user.id, f"candidate_{action}",
+                                           candidate=name))
+        embed = interaction.message.embeds[0] if interaction.message and interaction.message.embeds else None
+        if embed is not None:
+            embed.set_field_at(len(embed.fields) - 1, name="Status", value=outcome, inline=False)
+        await interaction.response.edit_message(embed=embed, view=retrain.candidate_view(name, disabled=True))

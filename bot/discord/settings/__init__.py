@@ -1,0 +1,12 @@
+"""Admin settings of a guild: mod-log channel, exemptions, automod, privacy, and flag thresholds."""
+
+from __future__ import annotations
+
+from bot.discord.app import ToxmodBot
+from bot.discord.settings.cog import ServerSettings
+from bot.discord.settings.thresholds import Thresholds
+
+
+async def setup(bot: ToxmodBot) -> None:
+    await bot.add_cog(ServerSettings(bot))
+    await bot.add_cog(Thresholds(bot))

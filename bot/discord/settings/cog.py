@@ -1,0 +1,148 @@
+"""Per-guild settings: where flags are posted, what is never scored, automatic actions, and stored texts
+(with the daily retention purge)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import discord
+from discord import app_commands
+from discord.ext import commands, tasks
+
+from bot.discord.app import ToxmodBot
+from bot.discord.checks import ADMIN, GuardedGroup
+from bot.discord.errors import UserInputError
+from bot.discord.review.modlog import publish_flag
+from bot.discord.settings.common import Label, update_settings
+from bot.moderation.guild_config import AutomodRule
+from bot.storage.database import DatabaseError
+from bot.storage.models import utcnow
+from bot.storage.repository import add_exemption, audit, erase_texts, remove_exemption, unposted_flags
+
+log = logging.getLogger(__name__)
+
+REPOST_LIMIT = 25
+
+
+class ServerSettings(commands.Cog):
+    modlog = GuardedGroup(name="modlog", description="Where flags are posted", permissions=ADMIN)
+    exempt = GuardedGroup(name="exempt", description="Channels and roles that are never scored", permissions=ADMIN)
+    automod = GuardedGroup(name="automod", description="Automatic actions per label", permissions=ADMIN)
+    privacy = GuardedGroup(name="privacy", description="Stored message texts", permissions=ADMIN)
+
+    def __init__(self, bot: ToxmodBot) -> None:
+        self.bot = bot
+        self.purge_old_texts.start()
+
+    async def cog_unload(self) -> None:
+        self.purge_old_texts.cancel()
+
+    @tasks.loop(hours=24)
+    async def purge_old_texts(self) -> None:
+        """Retention: flag texts older than RETENTION_DAYS are erased daily (verdicts and scores stay)."""
+        cutoff = utcnow() - timedelta(days=self.bot.settings.retention_days)
+        try:
+            erased = await self.bot.db.write(lambda s: erase_texts(s, before=cutoff))
+        except DatabaseError:
+            log.exception("retention purge failed; will try again tomorrow")
+            return
+        if erased:
+            log.info("retention: erased the text of %d flags older than %d days", erased,
+                     self.bot.settings.retention_days)
+
+    @purge_old_texts.before_loop
+    async def _wait_until_ready(self) -> None:
+        await self.bot.wait_until_ready()
+
+    # -- /privacy ----------------------------------------------------------------------------------------
+    @privacy.command(name="forget", description="Erase every stored message text of a member in this server")
+    async def privacy_forget(self, interaction: discord.Interaction, member: discord.User) -> None:
+        erased = await self.bot.db.write(lambda s: erase_texts(s, guild_id=interaction.guild_id, author_id=member.id))
+        await self.bot.db.write(lambda s: audit(s, interaction.guild_id, interaction.user.id, "privacy_forget",
+                                                member_id=member.id, erased=erased))
+        await interaction.response.send_message(
+            f"Erased {erased} stored message texts of {member.mention}; verdicts and scores are kept.", ephemeral=True)
+
+    async def _update(self, guild_id: int, actor_id: int, action: str, **changes: object) -> None:
+        await update_settings(self.bot, guild_id, actor_id, action, **changes)
+
+    # -- /modlog -----------------------------------------------------------------------------------------
+    @modlog.command(name="set", description="Post flags in this channel")
+    async def modlog_set(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        perms = channel.permissions_for(interaction.guild.me)
+        if not (perms.view_channel and perms.send_messages and perms.embed_links):
+            raise UserInputError(f"I need View Channel, Send Messages and Embed Links in {channel.mention}.")
+        await self._update(interaction.guild_id, interaction.user.id, "modlog_set", modlog_channel_id=channel.id)
+        self.bot.modlog_failures.pop(interaction.guild_id, None)
+        await interaction.response.send_message(f"Flags will be posted in {channel.mention}.", ephemeral=True)
+        await self._repost_unposted(interaction.guild)
+
+    async def _repost_unposted(self, guild: discord.Guild) -> None:
+        """Pending flags that never reached a mod-log (none set, or it failed) are posted now."""
+        flags = await self.bot.db.read(lambda s: unposted_flags(s, guild.id, REPOST_LIMIT))
+        for flag in flags:
+            await publish_flag(self.bot, guild, flag)
+
+    # -- /exempt -----------------------------------------------------------------------------------------
+    async def _exempt(self, interaction: discord.Interaction, add: bool, channel: discord.abc.GuildChannel | None,
+                      role: discord.Role | None) -> None:
+        if (channel is None) == (role is None):
+            raise UserInputError("Give exactly one channel or one role.")
+        kind, target = ("channel", channel) if channel is not None else ("role", role)
+        change = add_exemption if add else remove_exemption
+        changed = await self.bot.db.write(
+            lambda s: change(s, interaction.guild_id, kind, target.id, interaction.user.id))
+        self.bot.moderation.forget_guild_config(interaction.guild_id)
+        if add:
+            text = f"{target.mention} is now exempt." if changed else f"{target.mention} was already exempt."
+        else:
+            text = f"{target.mention} is scored again." if changed else f"{target.mention} was not exempt."
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @exempt.command(name="add", description="Never score messages in a channel or from a role")
+    async def exempt_add(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None,
+                         role: discord.Role | None = None) -> None:
+        await self._exempt(interaction, True, channel, role)
+
+    @exempt.command(name="remove", description="Score a channel or role again")
+    async def exempt_remove(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None,
+                            role: discord.Role | None = None) -> None:
+        await self._exempt(interaction, False, channel, role)
+
+    @exempt.command(name="list", description="Exempt channels and roles")
+    async def exempt_list(self, interaction: discord.Interaction) -> None:
+        config = await self.bot.moderation.guild_config(interaction.guild_id)
+        lines = [f"<#{c}>" for c in sorted(config.exempt_channels)] + [f"<@&{r}>" for r in sorted(config.exempt_roles)]
+        await interaction.response.send_message("\n".join(lines) or "Nothing is exempt.", ephemeral=True)
+
+    # -- /automod ----------------------------------------------------------------------------------------
+    @automod.command(name="show", description="Automatic actions per label (off unless set)")
+    async def automod_show(self, interaction: discord.Interaction) -> None:
+        config = await self.bot.moderation.guild_config(interaction.guild_id)
+        lines = [f"`{label}` ≥ {rule.threshold:.2f}: " + (", ".join(
+                     filter(None, ["delete" if rule.delete else "",
+                                   f"timeout {rule.timeout_minutes} min" if rule.timeout_minutes else ""]))
+                     or "nothing")
+                 for label, rule in config.automod.items()]
+        await interaction.response.send_message("\n".join(lines) or "Automod is off for every label.", ephemeral=True)
+
+    @automod.command(name="set", description="Delete and/or time out when a label passes a higher threshold")
+    @app_commands.describe(threshold="score at which to act; 0 turns this label's automod off",
+                           timeout_minutes="0 for no timeout")
+    async def automod_set(self, interaction: discord.Interaction, label: Label,
+                          threshold: app_commands.Range[float, 0.0, 1.0], delete: bool = False,
+                          timeout_minutes: app_commands.Range[int, 0, 40320] = 0) -> None:
+        config = await self.bot.moderation.guild_config(interaction.guild_id)
+        rules = {name: rule.to_json() for name, rule in config.automod.items()}
+        if threshold == 0 or not (delete or timeout_minutes):
+            rules.pop(label, None)
+            text = f"Automod is off for `{label}`."
+        else:
+            in_force = (await self.bot.moderation.policy(interaction.guild_id)).thresholds[label]
+            if threshold < in_force:
+                raise UserInputError(f"The automod threshold must be at least the flag threshold ({in_force:.2f}).")
+            rules[label] = AutomodRule(float(threshold), delete, timeout_minutes).to_json()
+            text = f"Automod for `{label}` ≥ {threshold:.2f} set."
+        await self._update(interaction.guild_id, interaction.user.id, "automod_set", automod=rules)
+        await interaction.response.send_message(text, ephemeral=True)

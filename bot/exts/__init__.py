@@ -1,1 +1,0 @@
-"""The bot's cogs, one per concern: live scoring, moderator review, admin settings."""
