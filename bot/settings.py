@@ -1,25 +1,34 @@
-"""All configuration in one object, read from the environment (and a `.env` file) with keyword overrides.
+"""All configuration in one validated object, read from the environment (and a `.env` file) with keyword
+overrides.
 
-Every setting is documented in `.env.example`; the field name upper-cased is its variable name.
+Every setting is documented in `.env.example`; the field name upper-cased is its variable name. Values
+are parsed by the field's type and checked against its limits when the object is built (from the
+environment, from overrides, or by `dataclasses.replace`), and a bad one fails with a message that names
+the variable, before anything starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dotenv import load_dotenv
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-def _bool(value: str) -> bool | None:
-    v = value.strip().lower()
-    if v in ("auto", ""):
-        return None
-    return v in ("1", "true", "yes", "on")
+class SettingsError(ValueError):
+    """A setting has a value toxmod cannot use; the message names the variable."""
+
+
+def _setting(default: Any, *, minimum: float | None = None, maximum: float | None = None) -> Any:
+    return dataclasses.field(default=default, metadata={"min": minimum, "max": maximum})
 
 
 @dataclass(frozen=True)
@@ -30,46 +39,87 @@ class Settings:
     models_dir: Path = PROJECT_ROOT / "models"
     model_dir: Path | None = None  # None: the model that models/current names
     data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"
-    score_threads: int | None = None
-    score_batch_max: int = 64
-    score_batch_wait_ms: float = 2.0
-    score_max_length: int = 128
+    score_threads: int | None = _setting(None, minimum=1)
+    score_batch_max: int = _setting(64, minimum=1)
+    score_batch_wait_ms: float = _setting(2.0, minimum=0)
+    score_max_length: int = _setting(128, minimum=8, maximum=512)
     bf16: bool | None = None  # None: use bf16 autocast only where the CPU computes bf16 natively
     log_level: str = "INFO"
-    retention_days: int = 90
-    retrain_threads: int = 1
-    retrain_samples: int = 20000
-    retrain_epochs: float = 1.0
+    retention_days: int = _setting(90, minimum=1)
+    retrain_threads: int = _setting(1, minimum=1)
+    retrain_samples: int = _setting(20000, minimum=1)
+    retrain_epochs: float = _setting(1.0, minimum=0.01)
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None and _optional(hints[f.name]):
+                continue
+            kind = _base(hints[f.name])
+            if kind is Path and isinstance(value, str):
+                object.__setattr__(self, f.name, Path(value))
+            elif kind is float and isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, f.name, float(value))
+            elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise SettingsError(f"{f.name.upper()} must be {_describe(kind)}, got {value!r}")
+            low, high = f.metadata.get("min"), f.metadata.get("max")
+            if (low is not None and value < low) or (high is not None and value > high):
+                bounds = f"at least {low}" if high is None else f"between {low} and {high}"
+                raise SettingsError(f"{f.name.upper()} must be {bounds}, got {value!r}")
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
 
     @classmethod
-    def load(cls, env_file: str | os.PathLike | None = None, **overrides: object) -> Settings:
+    def load(cls, env_file: str | os.PathLike[str] | None = None, **overrides: object) -> Settings:
         """Environment (after loading `.env`, which never overrides real variables) then overrides."""
-        load_dotenv(env_file or PROJECT_ROOT / ".env", override=False)
-        values: dict[str, object] = {}
-        for f in dataclasses.fields(cls):
-            raw = os.environ.get(f.name.upper())
-            if raw is None:
-                continue
-            values[f.name] = _convert(f.name, raw)
         unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        load_dotenv(env_file or PROJECT_ROOT / ".env", override=False)
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = os.environ.get(f.name.upper())
+            if raw is not None:
+                values[f.name] = _parse(f.name.upper(), raw, hints[f.name])
         values.update(overrides)
-        for key in ("models_dir", "model_dir", "data_dir"):
-            if values.get(key) is not None:
-                values[key] = Path(values[key])  # type: ignore[arg-type]
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
 
 
-def _convert(name: str, raw: str) -> object:
-    if name in ("dev_guild_id", "score_threads"):
-        return int(raw) if raw.strip() else None
-    if name in ("score_batch_max", "score_max_length", "retention_days", "retrain_threads", "retrain_samples"):
-        return int(raw)
-    if name in ("score_batch_wait_ms", "retrain_epochs"):
-        return float(raw)
-    if name == "bf16":
-        return _bool(raw)
-    if name == "model_dir":
-        return Path(raw) if raw.strip() else None
+def _optional(hint: Any) -> bool:
+    return isinstance(hint, types.UnionType) and type(None) in hint.__args__
+
+
+def _base(hint: Any) -> type:
+    if isinstance(hint, types.UnionType):
+        return next(arg for arg in hint.__args__ if arg is not type(None))
+    return hint
+
+
+def _describe(kind: type) -> str:
+    return {int: "a whole number", float: "a number", bool: "true, false or auto", Path: "a path",
+            str: "text"}.get(kind, kind.__name__)
+
+
+def _parse(name: str, raw: str, hint: Any) -> object:
+    """One environment variable by its field's type; empty means "not set" for optional settings."""
+    text = raw.strip()
+    if _optional(hint) and text in ("", "auto"):
+        return None
+    kind = _base(hint)
+    if kind is bool:
+        lowered = text.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name} must be {_describe(kind)}, got {raw!r}")
+    if kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            raise SettingsError(f"{name} must be {_describe(kind)}, got {raw!r}") from None
+    if kind is Path:
+        return Path(text)
     return raw
