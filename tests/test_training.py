@@ -169,7 +169,7 @@ def test_background_budget_raises_the_label_that_flags_most_background_first() -
 
 
 def test_early_stopping_keeps_the_best_weights_and_stops_after_patience() -> None:
-    from training.train import EarlyStopping
+    from training.early_stopping import EarlyStopping
 
     model = torch.nn.Linear(2, 1)
     stopper = EarlyStopping(patience=2)

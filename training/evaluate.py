@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -18,6 +17,7 @@ from tqdm import tqdm
 from bot.labels import LABELS
 from bot.model.classifier import ToxicityModel
 from bot.model.metrics import average_precision, roc_auc, threshold_for_precision
+from training.config import EvalSettings
 from training.obfuscate import TRICKS, obfuscate
 
 log = logging.getLogger(__name__)
@@ -27,15 +27,6 @@ MAX_THRESHOLD = 0.99
 # The labels a moderator names for what a message does; `toxic` is the umbrella over all of them and
 # `severe_toxic` a degree, so label fidelity is measured on these four.
 SPECIFIC_LABELS = ("threat", "identity_hate", "insult", "obscene")
-
-
-@dataclass
-class EvalSettings:
-    target_precision: float = 0.85
-    background_budget: float = 0.003  # share of validation background chat all labels together may flag
-    threshold_floor: float = 0.3
-    obfuscation_rows: int = 1500
-    batch_size: int = 64
 
 
 def predict(model: ToxicityModel, texts: list[str], batch_size: int, desc: str, progress: bool) -> np.ndarray:
@@ -112,7 +103,7 @@ def fit_background_budget(thresholds: dict[str, float], background: np.ndarray, 
 
 
 def flagged(probs: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
-    return (probs >= np.array([thresholds[lb] for lb in LABELS])).any(axis=1)
+    return np.asarray((probs >= np.array([thresholds[lb] for lb in LABELS])).any(axis=1))
 
 
 def obfuscation_check(

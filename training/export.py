@@ -7,10 +7,12 @@ import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from bot.labels import LABELS
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +99,11 @@ SOURCE_CREDITS = {
 }
 
 
-def save_model_dir(model: torch.nn.Module, tokenizer, out_dir: Path) -> None:
+def save_model_dir(model: PreTrainedModel, tokenizer, out_dir: Path) -> None:
     """Weights in fp16 safetensors (half the size, no loss that matters for scoring) and the tokenizer."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    half = copy.deepcopy(model).to("cpu").half()
+    # transformers decorates `to` with functools.wraps(torch.nn.Module.to), which types it as the unbound method
+    half: PreTrainedModel = copy.deepcopy(model).to("cpu").half()  # type: ignore[arg-type]
     half.config.id2label = dict(enumerate(LABELS))
     half.config.label2id = {label: i for i, label in enumerate(LABELS)}
     half.config.problem_type = "multi_label_classification"

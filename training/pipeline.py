@@ -9,12 +9,13 @@ import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from bot.model.classifier import ToxicityModel
-from bot.model.report import Comparison, ModelReport, compare_reports
 from bot.model.normalize import match_key
+from bot.model.report import Comparison, ModelReport, compare_reports
 from training.evaluate import BACKGROUND, EvalSettings, evaluate, format_report
 from training.export import save_model_dir, write_metadata, write_model_card
 from training.sources import SOURCES, load_ubuntu_irc
@@ -66,7 +67,7 @@ def run_training(
     shutil.rmtree(staging, ignore_errors=True)
     save_model_dir(trainer.model, trainer.tokenizer, staging)
     base = init_model or cfg.base_model or default_base_model()
-    metadata = {
+    metadata: dict[str, Any] = {
         "version": version,
         "base_model": "sentence-transformers/all-MiniLM-L6-v2" if base == default_base_model() else str(base),
         "sources": data.provenance,

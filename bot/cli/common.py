@@ -28,7 +28,7 @@ def overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
-    return Settings.load(**overrides(args))
+    return Settings.load(None, **overrides(args))
 
 
 @contextmanager

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import cast
 
 import discord
 from discord.ext import commands
@@ -98,6 +99,12 @@ class ToxmodBot(commands.Bot):
         return time.monotonic() - self.started_at
 
 
+def bot_of(interaction: discord.Interaction) -> ToxmodBot:
+    """The bot an interaction reached. discord.py types `interaction.client` as a plain Client; every
+    interaction this code handles arrives through a ToxmodBot, so the cast is made once, here."""
+    return cast(ToxmodBot, interaction.client)
+
+
 def create_bot(**overrides: object) -> ToxmodBot:
     """The bot with settings from the environment / .env, overridden by keyword (same names as Settings)."""
-    return ToxmodBot(Settings.load(**overrides))
+    return ToxmodBot(Settings.load(None, **overrides))

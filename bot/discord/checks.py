@@ -21,6 +21,15 @@ class GuardedGroup(app_commands.Group):
         return True
 
 
+def guild_of(interaction: discord.Interaction) -> discord.Guild:
+    """The guild of a guild-only command or of a view under one. Every group and command here is guild-only
+    and its check (`require`) refuses an interaction without a guild before the command runs; raising the
+    same error keeps a command body from ever seeing None."""
+    if interaction.guild is None:
+        raise app_commands.NoPrivateMessage()
+    return interaction.guild
+
+
 MODERATOR = {"manage_messages": True}
 ADMIN = {"manage_guild": True}
 

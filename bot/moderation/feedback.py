@@ -36,7 +36,7 @@ def reviewed_flags(session: Session, guild_id: int | None = None, since: datetim
 
 def feedback_rows(flags: list[Flag]) -> list[dict[str, object]]:
     """One Jigsaw-format row per verdict whose text is still retained (erased texts cannot teach)."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for flag in flags:
         if flag.text is None or not flag.text.strip():
             continue

@@ -177,6 +177,7 @@ class ScoringWorker:
             if isinstance(item, _Swap):
                 self._swap(item)
                 continue
+            assert isinstance(item, _Job)  # the queue holds jobs, swap markers and the stop marker, nothing else
             batch, pending = self._collect(item)
             self._score(batch)
 

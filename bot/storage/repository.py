@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -25,6 +26,26 @@ class MessageRef:
     channel_id: int | None = None
     message_id: int | None = None
     author_id: int | None = None
+
+
+class FlagCounts(TypedDict):
+    """What `/stats` shows for one guild over a period."""
+
+    scored: int
+    flags: int
+    per_label: dict[str, int]
+    reviewed: int
+    confirm_rate: float | None  # None: nothing reviewed yet
+    dismiss_rate: float | None
+
+
+class MemberHistory(TypedDict):
+    """A member's flags in one guild, for `/flags member`."""
+
+    scored: int
+    flags: int
+    by_status: dict[str, int]
+    latest: list[Flag]
 
 
 def record_score(
@@ -157,7 +178,7 @@ def exemptions(session: Session, guild_id: int) -> list[Exemption]:
     return list(session.scalars(select(Exemption).where(Exemption.guild_id == guild_id)))
 
 
-def flag_counts_since(session: Session, guild_id: int, since: datetime) -> dict:
+def flag_counts_since(session: Session, guild_id: int, since: datetime) -> FlagCounts:
     """Figures for /stats: messages scored, flags per label, confirm and dismiss rates."""
     scored = session.scalar(
         select(func.count()).where(ScoredMessage.guild_id == guild_id, ScoredMessage.created_at >= since)
@@ -191,7 +212,7 @@ def unposted_flags(session: Session, guild_id: int, limit: int) -> list[Flag]:
     ).order_by(Flag.id).limit(limit)))
 
 
-def record_action(session: Session, guild_id: int, flag_id: int, actor_id: int | None, action: str,
+def record_action(session: Session, guild_id: int | None, flag_id: int, actor_id: int | None, action: str,
                   **details: object) -> Flag | None:
     """A moderator or automod action on a flagged message (delete, timeout), in the flag and the audit log."""
     flag = get_flag(session, guild_id, flag_id)
@@ -208,7 +229,7 @@ def update_guild_settings(session: Session, guild_id: int, actor_id: int | None,
     settings = guild_settings(session, guild_id)
     for key, value in changes.items():
         setattr(settings, key, value)
-    audit(session, guild_id, actor_id, action, **{k: v for k, v in changes.items()})
+    audit(session, guild_id, actor_id, action, None, **changes)
     return settings
 
 
@@ -232,7 +253,7 @@ def remove_exemption(session: Session, guild_id: int, kind: str, target_id: int,
     return True
 
 
-def member_history(session: Session, guild_id: int, author_id: int, limit: int = 10) -> dict:
+def member_history(session: Session, guild_id: int, author_id: int, limit: int = 10) -> MemberHistory:
     """A member's flags in one guild: counts by status and the latest few."""
     flags = list(session.scalars(flags_query(guild_id, author_id=author_id)))
     scored = session.scalar(select(func.count()).where(

@@ -6,6 +6,7 @@ human, and the optional per-label automatic actions.
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 
@@ -72,6 +73,7 @@ class LiveScoring(commands.Cog):
 
     async def _score_and_log(self, message: discord.Message, edited: bool) -> None:
         guild = message.guild
+        assert guild is not None  # _wanted lets only guild messages through
         config = await self.bot.moderation.guild_config(guild.id)
         if config.is_exempt(*_scope(message)):
             return
@@ -111,8 +113,8 @@ class LiveScoring(commands.Cog):
             except discord.HTTPException as exc:
                 log.warning("automod could not time out %s: %s", message.author.id, describe_failure(exc))
         for action in actions:
-            updated = await self.bot.db.write(
-                lambda s, a=action: record_action(s, flag.guild_id, flag.id, None, a, automod=True))
+            updated = await self.bot.db.write(functools.partial(
+                record_action, guild_id=flag.guild_id, flag_id=flag.id, actor_id=None, action=action, automod=True))
             flag.action_taken = updated.action_taken if updated else flag.action_taken
 
     async def report(self, interaction: discord.Interaction, message: discord.Message) -> None:

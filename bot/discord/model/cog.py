@@ -14,7 +14,7 @@ import discord
 from discord.ext import commands
 
 from bot.discord.app import ToxmodBot
-from bot.discord.checks import ADMIN, GuardedGroup
+from bot.discord.checks import ADMIN, GuardedGroup, guild_of
 from bot.discord.errors import UserInputError, missing_permissions, send_ephemeral
 from bot.discord.model import retrain
 from bot.discord.review.embeds import describe_failure
@@ -44,7 +44,7 @@ class ModelAdmin(commands.Cog):
     # -- /model retrain, /model status ---------------------------------------------------------------------
     @model.command(name="retrain", description="Train a candidate from this server's verdicts (runs in the background)")
     async def model_retrain(self, interaction: discord.Interaction) -> None:
-        bot, guild = self.bot, interaction.guild
+        bot, guild = self.bot, guild_of(interaction)
         job = self.retrain_job
         if job is not None and job.running:
             step = job.progress().get("step", 0)
@@ -85,8 +85,8 @@ class ModelAdmin(commands.Cog):
         log.info("retrain %s finished: %s", job.name, job.error or "ok")
         config = await self.bot.moderation.guild_config(guild.id)
         channel = guild.get_channel(config.modlog_channel_id) if config.modlog_channel_id else None
-        if channel is None:
-            return  # /model status still shows the outcome
+        if not isinstance(channel, discord.abc.Messageable):
+            return  # no mod-log (or it is gone): /model status still shows the outcome
         try:
             view = discord.utils.MISSING if job.error else retrain.candidate_view(job.name)
             await channel.send(embed=retrain.report_embed(job, comparison), view=view)
@@ -121,11 +121,12 @@ class ModelAdmin(commands.Cog):
         jigsaw, bg = report.jigsaw_mean_roc_auc, report.background_flag_rate
         embed.add_field(name="Validation", value=(f"Jigsaw mean ROC-AUC {jigsaw if jigsaw is not None else 'n/a'}\n"
                                                   f"background flag rate {bg if bg is not None else 'n/a'}"))
-        thresholds = (await self.bot.moderation.policy(interaction.guild_id)).thresholds
+        guild_id = guild_of(interaction).id
+        thresholds = (await self.bot.moderation.policy(guild_id)).thresholds
         embed.add_field(name="Thresholds in force", value="\n".join(f"{k} {v:.2f}" for k, v in thresholds.items()))
         embed.add_field(name="Worker", value=(f"queue {scorer.queue_depth}\n{scorer.messages_per_second():.1f} msg/s"
                                               f"\n{scorer.scored_total} scored\nuptime {self.bot.uptime / 3600:.1f} h"))
-        failure = self.bot.modlog_failures.get(interaction.guild_id)
+        failure = self.bot.modlog_failures.get(guild_id)
         embed.add_field(name="Mod-log", value=f"⚠ {failure}" if failure else "OK", inline=False)
         if self.bot.db.last_error:
             embed.add_field(name="Database", value=f"⚠ {self.bot.db.last_error}", inline=False)

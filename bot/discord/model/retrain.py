@@ -17,10 +17,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
+from bot.discord.app import bot_of
 from bot.model.report import Comparison
+
+if TYPE_CHECKING:
+    from bot.discord.model.cog import ModelAdmin
 
 log = logging.getLogger(__name__)
 
@@ -124,13 +129,15 @@ class CandidateButton(discord.ui.DynamicItem[discord.ui.Button],
         self.action, self.name = action, name
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button,
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
                              match: re.Match[str]) -> CandidateButton:
         return cls(match["action"], match["name"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        cog = interaction.client.get_cog("ModelAdmin")  # type: ignore[attr-defined]
-        await cog.handle_candidate(interaction, self.action, self.name)
+        cog = bot_of(interaction).get_cog("ModelAdmin")
+        if cog is None:
+            raise RuntimeError("the ModelAdmin cog is not loaded")
+        await cast("ModelAdmin", cog).handle_candidate(interaction, self.action, self.name)
 
 
 def candidate_view(name: str, *, disabled: bool = False) -> discord.ui.View:

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import discord
 
-from bot.discord.app import ToxmodBot
+from bot.discord.app import ToxmodBot, bot_of
 from bot.discord.errors import NotFoundError, UserInputError, missing_permissions, send_ephemeral
 from bot.discord.review.embeds import describe_failure, flag_embed
 from bot.discord.review.modlog import refresh_modlog_message
@@ -27,23 +27,19 @@ ACTION_PERMISSIONS = {"confirm": "manage_messages", "dismiss": "manage_messages"
 
 
 async def load_flag(bot: ToxmodBot, guild_id: int, flag_id: int) -> Flag:
-    flag = await bot.db.read(lambda s: get_flag(s, guild_id, flag_id))
-    if flag is None:
-        raise NotFoundError(f"No flag #{flag_id} in this server.")
-    return flag
+    return _found(await bot.db.read(lambda s: get_flag(s, guild_id, flag_id)), flag_id)
 
 
 async def review(bot: ToxmodBot, guild_id: int, flag_id: int, status: FlagStatus, actor_id: int,
                  note: str | None = None) -> Flag:
-    flag = await bot.db.write(lambda s: review_flag(s, guild_id, flag_id, status, actor_id, note=note))
-    if flag is None:
-        raise NotFoundError(f"No flag #{flag_id} in this server.")
-    return flag
+    return _found(await bot.db.write(lambda s: review_flag(s, guild_id, flag_id, status, actor_id, note=note)),
+                  flag_id)
 
 
 async def delete_flagged_message(bot: ToxmodBot, guild: discord.Guild, flag: Flag, actor_id: int) -> Flag:
     channel = guild.get_channel_or_thread(flag.channel_id) if flag.channel_id else None
-    if channel is None or flag.message_id is None:
+    # a flagged message was posted in a channel that holds messages; anything else is not that channel
+    if not isinstance(channel, discord.abc.Messageable) or flag.message_id is None:
         raise UserInputError("The flagged message's channel is gone; nothing to delete.")
     try:
         await channel.get_partial_message(flag.message_id).delete()
@@ -52,7 +48,7 @@ async def delete_flagged_message(bot: ToxmodBot, guild: discord.Guild, flag: Fla
         action = "message was already deleted"
     except discord.HTTPException as exc:
         raise UserInputError(f"Could not delete the message: {describe_failure(exc)}.") from exc
-    return await bot.db.write(lambda s: record_action(s, guild.id, flag.id, actor_id, action))
+    return _found(await bot.db.write(lambda s: record_action(s, guild.id, flag.id, actor_id, action)), flag.id)
 
 
 async def timeout_author(bot: ToxmodBot, guild: discord.Guild, flag: Flag, actor: discord.abc.User,
@@ -68,12 +64,19 @@ async def timeout_author(bot: ToxmodBot, guild: discord.Guild, flag: Flag, actor
     except discord.HTTPException as exc:
         raise UserInputError(f"Could not time out the author: {describe_failure(exc)}.") from exc
     action = f"author timed out {minutes} min"
-    return await bot.db.write(lambda s: record_action(s, guild.id, flag.id, actor.id, action, minutes=minutes))
+    return _found(await bot.db.write(lambda s: record_action(s, guild.id, flag.id, actor.id, action, minutes=minutes)),
+                  flag.id)
+
+
+def _found(flag: Flag | None, flag_id: int) -> Flag:
+    if flag is None:
+        raise NotFoundError(f"No flag #{flag_id} in this server.")
+    return flag
 
 
 # -- button handlers (the Review cog hands the clicks of its DynamicItems here) ------------------------
 async def handle_button(interaction: discord.Interaction, action: str, flag_id: int) -> None:
-    bot: ToxmodBot = interaction.client  # type: ignore[assignment]
+    bot = bot_of(interaction)
     try:
         await _handle_button(bot, interaction, action, flag_id)
     except (NotFoundError, UserInputError) as exc:
@@ -102,12 +105,13 @@ async def _handle_button(bot: ToxmodBot, interaction: discord.Interaction, actio
         flag = await delete_flagged_message(bot, guild, flag, interaction.user.id)
     await interaction.response.edit_message(embed=flag_embed(flag), view=flag_view(flag))
     if action == "confirm":  # one click confirms; correcting the labels is optional
+        assert flag.verdict_labels is not None  # review_flag sets them on every verdict
         await interaction.followup.send(f"Flag #{flag.id} confirmed as {', '.join(flag.verdict_labels)}. "
                                         "Correct the labels if needed:", view=verdict_view(flag), ephemeral=True)
 
 
 async def handle_verdict_labels(interaction: discord.Interaction, flag_id: int, labels: list[str]) -> None:
-    bot: ToxmodBot = interaction.client  # type: ignore[assignment]
+    bot = bot_of(interaction)
     guild = interaction.guild
     if guild is None or missing_permissions(interaction, manage_messages=True):
         await send_ephemeral(interaction, "You need the Manage Messages permission to do that.")
@@ -116,13 +120,14 @@ async def handle_verdict_labels(interaction: discord.Interaction, flag_id: int, 
     if flag is None:
         await send_ephemeral(interaction, f"Flag #{flag_id} is not a confirmed flag in this server.")
         return
+    assert flag.verdict_labels is not None  # relabel_flag always sets them
     await interaction.response.edit_message(content=f"Flag #{flag.id} labelled {', '.join(flag.verdict_labels)}.",
                                             view=None)
     await refresh_modlog_message(bot, guild, flag)
 
 
 async def handle_timeout_choice(interaction: discord.Interaction, flag_id: int, minutes: int) -> None:
-    bot: ToxmodBot = interaction.client  # type: ignore[assignment]
+    bot = bot_of(interaction)
     try:
         guild = interaction.guild
         if guild is None or missing_permissions(interaction, moderate_members=True):

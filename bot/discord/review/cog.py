@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.app import ToxmodBot
-from bot.discord.checks import MODERATOR, GuardedGroup, guarded
+from bot.discord.checks import MODERATOR, GuardedGroup, guarded, guild_of
 from bot.discord.review import actions
 from bot.discord.review.actions import load_flag, review
 from bot.discord.review.embeds import flag_embed, shown_labels, spoiler_safe
@@ -77,7 +77,7 @@ class Review(commands.Cog):
     @app_commands.describe(status="only flags in this state", member="only this member's", channel="only this channel")
     async def flags_list(self, interaction: discord.Interaction, status: FlagStatus | None = None,
                          member: discord.Member | None = None, channel: discord.TextChannel | None = None) -> None:
-        query = {"guild_id": interaction.guild_id, "status": status,
+        query = {"guild_id": guild_of(interaction).id, "status": status,
                  "author_id": member.id if member else None, "channel_id": channel.id if channel else None}
         pages = FlagPages(self.bot, interaction.user.id, query)
         embed = await pages.render()
@@ -85,17 +85,18 @@ class Review(commands.Cog):
 
     @flags.command(name="show", description="Show one flag")
     async def flags_show(self, interaction: discord.Interaction, id: int) -> None:
-        flag = await load_flag(self.bot, interaction.guild_id, id)
+        flag = await load_flag(self.bot, guild_of(interaction).id, id)
         embed = flag_embed(flag)
         if flag.modlog_error:
             embed.add_field(name="Mod-log", value=f"not posted: {flag.modlog_error}", inline=False)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     async def _review(self, interaction: discord.Interaction, id: int, status: FlagStatus, note: str | None) -> None:
-        flag = await review(self.bot, interaction.guild_id, id, status, interaction.user.id, note)
+        guild = guild_of(interaction)
+        flag = await review(self.bot, guild.id, id, status, interaction.user.id, note)
         await interaction.response.send_message(f"Flag #{flag.id} {status.value}.", embed=flag_embed(flag),
                                                 ephemeral=True)
-        await refresh_modlog_message(self.bot, interaction.guild, flag)
+        await refresh_modlog_message(self.bot, guild, flag)
 
     @flags.command(name="confirm", description="Confirm a flag: the message broke the rules")
     async def flags_confirm(self, interaction: discord.Interaction, id: int, note: str | None = None) -> None:
@@ -107,7 +108,8 @@ class Review(commands.Cog):
 
     @flags.command(name="member", description="A member's flag history and counts")
     async def flags_member(self, interaction: discord.Interaction, member: discord.Member) -> None:
-        history = await self.bot.db.read(lambda s: member_history(s, interaction.guild_id, member.id))
+        guild_id = guild_of(interaction).id
+        history = await self.bot.db.read(lambda s: member_history(s, guild_id, member.id))
         counts = ", ".join(f"{n} {status}" for status, n in history["by_status"].items())
         embed = discord.Embed(title=f"History of {member.display_name}", colour=discord.Colour.blurple(),
                               description="\n".join(flag_line(f) for f in history["latest"]) or "No flags.")
@@ -119,7 +121,7 @@ class Review(commands.Cog):
     @guarded(**MODERATOR)
     async def scan(self, interaction: discord.Interaction, text: app_commands.Range[str, 1, 4000]) -> None:
         scores = await self.bot.scorer.score(text)
-        policy = await self.bot.moderation.policy(interaction.guild_id)
+        policy = await self.bot.moderation.policy(guild_of(interaction).id)
         decision = policy.decide(scores)
         embed = discord.Embed(title="Would be flagged" if decision.flagged else "Would not be flagged",
                               description=spoiler_safe(text),
@@ -135,8 +137,8 @@ class Review(commands.Cog):
     @app_commands.command(name="stats", description="Messages scored, flags per label, confirm and dismiss rates")
     @guarded(**MODERATOR)
     async def stats(self, interaction: discord.Interaction, days: app_commands.Range[int, 1, 365] = 7) -> None:
-        since = utcnow() - timedelta(days=days)
-        figures = await self.bot.db.read(lambda s: flag_counts_since(s, interaction.guild_id, since))
+        since, guild_id = utcnow() - timedelta(days=days), guild_of(interaction).id
+        figures = await self.bot.db.read(lambda s: flag_counts_since(s, guild_id, since))
         embed = discord.Embed(title=f"Last {days} days", colour=discord.Colour.blurple())
         embed.add_field(name="Messages scored", value=str(figures["scored"]))
         embed.add_field(name="Flags", value=str(figures["flags"]))

@@ -59,8 +59,8 @@ async def refresh_modlog_message(bot: ToxmodBot, guild: discord.Guild, flag: Fla
     if not (flag.modlog_channel_id and flag.modlog_message_id):
         return
     channel = guild.get_channel(flag.modlog_channel_id)
-    if channel is None:
-        return
+    if not isinstance(channel, discord.abc.Messageable):
+        return  # gone (publish_flag only ever posts in a channel that holds messages)
     try:
         await channel.get_partial_message(flag.modlog_message_id).edit(embed=flag_embed(flag), view=flag_view(flag))
     except discord.HTTPException as exc:

@@ -8,10 +8,11 @@ package's `setup`), found through the client rather than imported, so no module 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
+from bot.discord.app import bot_of
 from bot.labels import LABELS
 from bot.storage.models import Flag, FlagStatus
 
@@ -28,10 +29,10 @@ BUTTONS = {
 
 
 def review_cog(interaction: discord.Interaction) -> Review:
-    cog = interaction.client.get_cog("Review")  # type: ignore[attr-defined]
+    cog = bot_of(interaction).get_cog("Review")
     if cog is None:
         raise RuntimeError("the Review cog is not loaded")
-    return cog
+    return cast("Review", cog)  # the cog registered under that name (imported for type checking only)
 
 
 class FlagButton(discord.ui.DynamicItem[discord.ui.Button],
@@ -45,7 +46,7 @@ class FlagButton(discord.ui.DynamicItem[discord.ui.Button],
         self.action, self.flag_id = action, flag_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button,
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
                              match: re.Match[str]) -> FlagButton:
         return cls(match["action"], int(match["flag_id"]))
 
@@ -63,7 +64,7 @@ class TimeoutSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"toxmod
         self.flag_id = flag_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Select,
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
                              match: re.Match[str]) -> TimeoutSelect:
         return cls(int(match["flag_id"]))
 
@@ -82,7 +83,7 @@ class VerdictSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"toxmod
         self.flag_id = flag_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Select,
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
                              match: re.Match[str]) -> VerdictSelect:
         return cls(int(match["flag_id"]))
 

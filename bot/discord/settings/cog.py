@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.discord.app import ToxmodBot
-from bot.discord.checks import ADMIN, GuardedGroup
+from bot.discord.checks import ADMIN, GuardedGroup, guild_of
 from bot.discord.errors import UserInputError
 from bot.discord.review.modlog import publish_flag
 from bot.discord.settings.common import Label, update_settings
@@ -58,8 +58,9 @@ class ServerSettings(commands.Cog):
     # -- /privacy ----------------------------------------------------------------------------------------
     @privacy.command(name="forget", description="Erase every stored message text of a member in this server")
     async def privacy_forget(self, interaction: discord.Interaction, member: discord.User) -> None:
-        erased = await self.bot.db.write(lambda s: erase_texts(s, guild_id=interaction.guild_id, author_id=member.id))
-        await self.bot.db.write(lambda s: audit(s, interaction.guild_id, interaction.user.id, "privacy_forget",
+        guild_id = guild_of(interaction).id
+        erased = await self.bot.db.write(lambda s: erase_texts(s, guild_id=guild_id, author_id=member.id))
+        await self.bot.db.write(lambda s: audit(s, guild_id, interaction.user.id, "privacy_forget",
                                                 member_id=member.id, erased=erased))
         await interaction.response.send_message(
             f"Erased {erased} stored message texts of {member.mention}; verdicts and scores are kept.", ephemeral=True)
@@ -70,13 +71,14 @@ class ServerSettings(commands.Cog):
     # -- /modlog -----------------------------------------------------------------------------------------
     @modlog.command(name="set", description="Post flags in this channel")
     async def modlog_set(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
-        perms = channel.permissions_for(interaction.guild.me)
+        guild = guild_of(interaction)
+        perms = channel.permissions_for(guild.me)
         if not (perms.view_channel and perms.send_messages and perms.embed_links):
             raise UserInputError(f"I need View Channel, Send Messages and Embed Links in {channel.mention}.")
-        await self._update(interaction.guild_id, interaction.user.id, "modlog_set", modlog_channel_id=channel.id)
-        self.bot.modlog_failures.pop(interaction.guild_id, None)
+        await self._update(guild.id, interaction.user.id, "modlog_set", modlog_channel_id=channel.id)
+        self.bot.modlog_failures.pop(guild.id, None)
         await interaction.response.send_message(f"Flags will be posted in {channel.mention}.", ephemeral=True)
-        await self._repost_unposted(interaction.guild)
+        await self._repost_unposted(guild)
 
     async def _repost_unposted(self, guild: discord.Guild) -> None:
         """Pending flags that never reached a mod-log (none set, or it failed) are posted now."""
@@ -87,13 +89,17 @@ class ServerSettings(commands.Cog):
     # -- /exempt -----------------------------------------------------------------------------------------
     async def _exempt(self, interaction: discord.Interaction, add: bool, channel: discord.abc.GuildChannel | None,
                       role: discord.Role | None) -> None:
-        if (channel is None) == (role is None):
+        target: discord.abc.GuildChannel | discord.Role
+        if channel is not None and role is None:
+            kind, target = "channel", channel
+        elif role is not None and channel is None:
+            kind, target = "role", role
+        else:
             raise UserInputError("Give exactly one channel or one role.")
-        kind, target = ("channel", channel) if channel is not None else ("role", role)
+        guild_id = guild_of(interaction).id
         change = add_exemption if add else remove_exemption
-        changed = await self.bot.db.write(
-            lambda s: change(s, interaction.guild_id, kind, target.id, interaction.user.id))
-        self.bot.moderation.forget_guild_config(interaction.guild_id)
+        changed = await self.bot.db.write(lambda s: change(s, guild_id, kind, target.id, interaction.user.id))
+        self.bot.moderation.forget_guild_config(guild_id)
         if add:
             text = f"{target.mention} is now exempt." if changed else f"{target.mention} was already exempt."
         else:
@@ -112,14 +118,14 @@ class ServerSettings(commands.Cog):
 
     @exempt.command(name="list", description="Exempt channels and roles")
     async def exempt_list(self, interaction: discord.Interaction) -> None:
-        config = await self.bot.moderation.guild_config(interaction.guild_id)
+        config = await self.bot.moderation.guild_config(guild_of(interaction).id)
         lines = [f"<#{c}>" for c in sorted(config.exempt_channels)] + [f"<@&{r}>" for r in sorted(config.exempt_roles)]
         await interaction.response.send_message("\n".join(lines) or "Nothing is exempt.", ephemeral=True)
 
     # -- /automod ----------------------------------------------------------------------------------------
     @automod.command(name="show", description="Automatic actions per label (off unless set)")
     async def automod_show(self, interaction: discord.Interaction) -> None:
-        config = await self.bot.moderation.guild_config(interaction.guild_id)
+        config = await self.bot.moderation.guild_config(guild_of(interaction).id)
         lines = [f"`{label}` ≥ {rule.threshold:.2f}: " + (", ".join(
                      filter(None, ["delete" if rule.delete else "",
                                    f"timeout {rule.timeout_minutes} min" if rule.timeout_minutes else ""]))
@@ -133,16 +139,17 @@ class ServerSettings(commands.Cog):
     async def automod_set(self, interaction: discord.Interaction, label: Label,
                           threshold: app_commands.Range[float, 0.0, 1.0], delete: bool = False,
                           timeout_minutes: app_commands.Range[int, 0, 40320] = 0) -> None:
-        config = await self.bot.moderation.guild_config(interaction.guild_id)
+        guild_id = guild_of(interaction).id
+        config = await self.bot.moderation.guild_config(guild_id)
         rules = {name: rule.to_json() for name, rule in config.automod.items()}
         if threshold == 0 or not (delete or timeout_minutes):
             rules.pop(label, None)
             text = f"Automod is off for `{label}`."
         else:
-            in_force = (await self.bot.moderation.policy(interaction.guild_id)).thresholds[label]
+            in_force = (await self.bot.moderation.policy(guild_id)).thresholds[label]
             if threshold < in_force:
                 raise UserInputError(f"The automod threshold must be at least the flag threshold ({in_force:.2f}).")
             rules[label] = AutomodRule(float(threshold), delete, timeout_minutes).to_json()
             text = f"Automod for `{label}` ≥ {threshold:.2f} set."
-        await self._update(interaction.guild_id, interaction.user.id, "automod_set", automod=rules)
+        await self._update(guild_id, interaction.user.id, "automod_set", automod=rules)
         await interaction.response.send_message(text, ephemeral=True)

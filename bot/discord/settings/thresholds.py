@@ -7,7 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.app import ToxmodBot
-from bot.discord.checks import ADMIN, GuardedGroup
+from bot.discord.checks import ADMIN, GuardedGroup, guild_of
 from bot.discord.errors import missing_permissions
 from bot.discord.settings.common import Label, update_settings
 from bot.labels import LABELS
@@ -29,7 +29,7 @@ class Thresholds(commands.Cog):
     # -- /thresholds -------------------------------------------------------------------------------------
     @thresholds.command(name="show", description="Thresholds in force here, and the model's defaults")
     async def thresholds_show(self, interaction: discord.Interaction) -> None:
-        config = await self.bot.moderation.guild_config(interaction.guild_id)
+        config = await self.bot.moderation.guild_config(guild_of(interaction).id)
         defaults = self.bot.scorer.model.info.thresholds
         lines = []
         for label in LABELS:
@@ -52,14 +52,15 @@ class Thresholds(commands.Cog):
     async def thresholds_set(self, interaction: discord.Interaction, label: Label,
                              value: app_commands.Range[float, 0.01, 1.0]) -> None:
         validate_threshold(label, value)
-        config = await self.bot.moderation.guild_config(interaction.guild_id)
-        await self._update(interaction.guild_id, interaction.user.id, "thresholds_set",
+        guild_id = guild_of(interaction).id
+        config = await self.bot.moderation.guild_config(guild_id)
+        await self._update(guild_id, interaction.user.id, "thresholds_set",
                            thresholds={**config.thresholds, label: float(value)})
         await interaction.response.send_message(f"`{label}` threshold is now {value:.2f} here.", ephemeral=True)
 
     @thresholds.command(name="reset", description="Back to the model's calibrated thresholds")
     async def thresholds_reset(self, interaction: discord.Interaction) -> None:
-        await self._update(interaction.guild_id, interaction.user.id, "thresholds_reset", thresholds={})
+        await self._update(guild_of(interaction).id, interaction.user.id, "thresholds_reset", thresholds={})
         await interaction.response.send_message("Thresholds reset to the model's defaults.", ephemeral=True)
 
 
@@ -76,7 +77,7 @@ class SuggestView(discord.ui.View):
 
     @discord.ui.button(label="Suggest from verdicts", style=discord.ButtonStyle.primary)
     async def suggest(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        suggestions, verdicts = await self.cog.suggestions(interaction.guild_id)
+        suggestions, verdicts = await self.cog.suggestions(guild_of(interaction).id)
         lines = []
         for sug in suggestions:
             if sug.threshold is None:
@@ -96,8 +97,9 @@ class SuggestView(discord.ui.View):
 
     @discord.ui.button(label="Apply suggestions", style=discord.ButtonStyle.danger, disabled=True)
     async def apply(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        config = await self.cog.bot.moderation.guild_config(interaction.guild_id)
-        await self.cog._update(interaction.guild_id, interaction.user.id, "thresholds_apply_suggested",
+        guild_id = guild_of(interaction).id
+        config = await self.cog.bot.moderation.guild_config(guild_id)
+        await self.cog._update(guild_id, interaction.user.id, "thresholds_apply_suggested",
                                thresholds={**config.thresholds, **self.proposed})
         button.disabled = True
         applied = ", ".join(f"{label} {value:.2f}" for label, value in self.proposed.items())
