@@ -215,6 +215,8 @@ def _emoji_to_words(text: str) -> str:
         words = _EMOJI_MODIFIERS.sub("", data["en"].strip(":")).replace("_", " ").replace("-", " ")
         return f" {words.lower()} "
 
+    if text.isascii():  # no emoji possible: skip the scan, the costliest step of normalising chat
+        return text
     text = emoji.replace_emoji(text, replace=name)
     return re.sub(r"( [a-z ]+ )(?:\s*\1)+", r"\1", text)
 

@@ -1,7 +1,7 @@
 """A tiny BERT and tokenizer made on the spot, so tests exercise the real loading and scoring code offline.
 
 `build_tiny_base` writes a randomly initialised base model directory (what `--base-model` takes);
-`train_tiny_model` fine-tunes it through the real training pipeline on a synthetic chat set where a few
+`train_tiny` fine-tunes it through the real training pipeline on a synthetic chat set where a few
 words are toxic, so tests that need "this is flagged, that is not" get a model that behaves that way.
 """
 
@@ -24,6 +24,10 @@ CLEAN_WORDS = (
     "we", "win", "lunch", "music", "great", "job", "everyone", "welcome", "ok", "lol", "gg", "your", "this",
 )  # fmt: skip
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+# Two messages the trained tiny model scores on either side of 0.5.
+TOXIC_MESSAGE = "you are a stupid idiot"
+CLEAN_MESSAGE = "hello friend see you tonight"
 
 
 def build_tiny_base(out_dir: Path, seed: int = 0) -> Path:
@@ -77,3 +81,26 @@ def write_jigsaw_csv(path: Path, rows: list[dict[str, object]]) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def train_tiny(base: Path, models_dir: Path, name: str, workdir: Path, **overrides: object) -> Path:
+    """Fine-tune the tiny base on synthetic chat through the real pipeline; thresholds fixed at 0.5."""
+    from training.evaluate import EvalSettings
+    from training.pipeline import run_training
+    from training.train import TrainConfig
+
+    csv_path = write_jigsaw_csv(workdir / "synthetic.csv", synthetic_chat())
+    settings = dict(
+        extra_csv=[csv_path], base_model=base, run_dir=workdir / "run", epochs=25.0, batch_size=16, lr=2e-3,
+        max_length=32, obfuscate_share=0.0, val_percent=20, freeze_embeddings=False, checkpoint_every=1000,
+        threads=1,
+    )
+    init = overrides.pop("init", None)
+    settings.update(overrides)
+    result = run_training(TrainConfig(**settings), models_dir / name, name, init_model=init,
+                          eval_settings=EvalSettings(obfuscation_rows=20), progress=False)
+    meta_path = result.model_dir / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["thresholds"] = dict.fromkeys(LABELS, 0.5)
+    meta_path.write_text(json.dumps(meta, indent=2))
+    return result.model_dir

@@ -1,4 +1,4 @@
-"""Training end to end on fixtures: train, checkpoint, resume, evaluate, export; calibration; device choice."""
+"""Training end to end on fixtures: train, checkpoint, resume, evaluate, export; calibration; device; base model."""
 
 from __future__ import annotations
 
@@ -13,15 +13,14 @@ from safetensors import safe_open
 from bot.labels import LABELS
 from bot.model.classifier import ToxicityModel
 from bot.model.metrics import average_precision, roc_auc, threshold_for_precision
+from tests.support.paths import SOURCE_FIXTURES
 from training.evaluate import EvalSettings
 from training.pipeline import run_training
 from training.train import TrainConfig, Trainer, pick_device, prepare_data
 
-FIXTURES = Path(__file__).parent / "fixtures" / "sources"
-
 
 def config(tiny_base: Path, run_dir: Path, **overrides: object) -> TrainConfig:
-    settings = dict(data_dir=FIXTURES, base_model=tiny_base, run_dir=run_dir, epochs=2.0, batch_size=4,
+    settings = dict(data_dir=SOURCE_FIXTURES, base_model=tiny_base, run_dir=run_dir, epochs=2.0, batch_size=4,
                     max_length=32, samples_per_epoch=40, checkpoint_every=3, ubuntu_cap=None, threads=1, seed=7,
                     obfuscate_share=0.5, val_percent=30)
     settings.update(overrides)
@@ -127,6 +126,19 @@ def test_device_choice_on_a_machine_without_cuda() -> None:
     assert pick_device("cpu").type == "cpu"
     with pytest.raises(ValueError, match="no CUDA device"):
         pick_device("cuda")
+
+
+def test_real_base_model_loads_from_its_package() -> None:
+    from transformers import AutoModel, AutoTokenizer
+
+    from training.train import default_base_model
+
+    base = default_base_model()
+    tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
+    model = AutoModel.from_pretrained(base, local_files_only=True)
+    assert model.config.hidden_size == 384 and model.config.num_hidden_layers == 6
+    assert sum(p.numel() for p in model.parameters()) == pytest.approx(22.7e6, rel=0.01)
+    assert tokenizer("hello world")["input_ids"][0] == tokenizer.cls_token_id
 
 
 def test_threshold_for_precision_on_hand_computed_scores() -> None:

@@ -22,7 +22,7 @@ from bot.moderation.policy import Policy
 from bot.storage.database import Database
 from bot.storage.models import Flag, FlagStatus, utcnow
 from bot.storage.repository import MessageRef, record_score, review_flag
-from tests.conftest import train_tiny
+from tests.support.tiny_model import train_tiny
 from training.sources import load_jigsaw_csv
 
 POLICY = Policy(dict.fromkeys(LABELS, 0.5))
@@ -32,13 +32,6 @@ def add_flag(db: Database, guild: int, text: str, **scores: float) -> int:
     decision = POLICY.decide(Scores(tuple(scores.get(label, 0.0) for label in LABELS), "m1", 1.0))
     _, flag = db.write_sync(lambda s: record_score(s, MessageRef(guild_id=guild, author_id=5), decision, text))
     return flag.id
-
-
-@pytest.fixture
-def db(db_url: str):
-    database = Database(db_url).upgrade().start()
-    yield database
-    database.close()
 
 
 def test_verdicts_export_as_fully_labelled_training_rows(db: Database, db_url: str, tmp_path: Path,

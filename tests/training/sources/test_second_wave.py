@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from bot.labels import LABELS
-from tests.test_sources import by_text, expect, expect_clean, load
+from tests.support.sources import by_text, expect, expect_clean, load
 from training.sources import CONTRAST_CSV, SOURCES
 from training.sources.second_wave import _toxichat_labels
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 
-import discord
 import pytest
 import simcord
 from sqlalchemy import select
@@ -14,48 +12,10 @@ from sqlalchemy import select
 from bot import create_bot
 from bot.discord.errors import NotFoundError, UserInputError
 from bot.storage.models import AuditEntry, Flag, FlagOrigin, FlagStatus, ScoredMessage
+from tests.support.world import World
 
 TOXIC = "you are a stupid idiot"
 CLEAN = "hello friend see you at the raid tonight"
-
-
-@pytest.fixture
-def bot_options(models_dir: Path, tmp_path: Path) -> dict:
-    return {"database_url": f"sqlite:///{tmp_path / 'bot.db'}", "models_dir": models_dir, "model_dir": None,
-            "dev_guild_id": None, "score_max_length": 32}
-
-
-@pytest.fixture
-async def simcord_bot(bot_options: dict):
-    bot = create_bot(**bot_options)
-    yield bot
-    await bot.close()  # SimCord never closes the bot: this drains the worker and the database writer
-
-
-@pytest.fixture
-async def world(simcord_env: simcord.Env):
-    env = simcord_env
-    await env.bot.tree.sync()
-    g = env.create_guild("Main")
-    mods = g.create_role("Mods", permissions=discord.Permissions(manage_messages=True, moderate_members=True))
-    admins = g.create_role("Admins", permissions=discord.Permissions(manage_guild=True))
-    general = g.create_text_channel("general")
-    modlog = g.create_text_channel("mod-log")
-    alice = g.add_member(env.create_user("alice"))
-    bob = g.add_member(env.create_user("bob"))
-    mod = g.add_member(env.create_user("mod"), roles=[mods])
-    admin = g.add_member(env.create_user("admin"), roles=[admins])
-    other = env.create_guild("Other")
-    other_mods = other.create_role("Mods", permissions=discord.Permissions(manage_messages=True))
-    other_general = other.create_text_channel("general")
-    other_mod = other.add_member(env.create_user("other-mod"), roles=[other_mods])
-    other_member = other.add_member(env.create_user("carol"))
-    await env.settle()
-    res = await admin.slash(general, "modlog set", channel=modlog)
-    assert res.ephemeral and "will be posted" in res.response.content
-    return SimpleNamespace(env=env, g=g, general=general, modlog=modlog, alice=alice, bob=bob, mod=mod,
-                           admin=admin, mods=mods, other=other, other_general=other_general, other_mod=other_mod,
-                           other_member=other_member)
 
 
 def handled_errors(env: simcord.Env, kind: type[Exception]) -> list[BaseException]:
@@ -75,7 +35,7 @@ def scored(env: simcord.Env) -> list[ScoredMessage]:
         return list(s.scalars(select(ScoredMessage).order_by(ScoredMessage.id)))
 
 
-async def test_toxic_message_is_flagged_and_posted_with_four_buttons(world: SimpleNamespace) -> None:
+async def test_toxic_message_is_flagged_and_posted_with_four_buttons(world: World) -> None:
     sent = await world.alice.send(world.general, TOXIC)
     [flag] = flags(world.env)
     assert (flag.guild_id, flag.channel_id, flag.message_id, flag.author_id) == (
@@ -94,7 +54,7 @@ async def test_toxic_message_is_flagged_and_posted_with_four_buttons(world: Simp
     assert buttons == ["Confirm", "Dismiss", "Delete message", "Timeout author"]
 
 
-async def test_clean_message_is_logged_without_text_and_not_posted(world: SimpleNamespace) -> None:
+async def test_clean_message_is_logged_without_text_and_not_posted(world: World) -> None:
     await world.alice.send(world.general, CLEAN)
     assert flags(world.env) == []
     assert world.modlog.last_message is None
@@ -102,7 +62,7 @@ async def test_clean_message_is_logged_without_text_and_not_posted(world: Simple
     assert row.author_id == world.alice.id and not row.flagged and row.model_version == "tiny-v1"
 
 
-async def test_empty_attachment_and_long_messages(world: SimpleNamespace) -> None:
+async def test_empty_attachment_and_long_messages(world: World) -> None:
     await world.alice.send(world.general, "", attachments=[("cat.png", b"\x89PNG")])
     assert scored(world.env) == []
     insults = " ".join([TOXIC] * 3)  # the tiny test model needs most of its last 32-token window to be insult
@@ -114,7 +74,7 @@ async def test_empty_attachment_and_long_messages(world: SimpleNamespace) -> Non
     assert len(description) < 4096 and description.startswith("||") and description.endswith("||")
 
 
-async def test_edited_message_is_rescored(world: SimpleNamespace) -> None:
+async def test_edited_message_is_rescored(world: World) -> None:
     msg = await world.alice.send(world.general, CLEAN)
     assert flags(world.env) == []
     await world.alice.edit(msg, TOXIC)
@@ -123,7 +83,7 @@ async def test_edited_message_is_rescored(world: SimpleNamespace) -> None:
     assert [row.edited for row in scored(world.env)] == [False, True]
 
 
-async def test_bot_and_exempt_messages_are_ignored(world: SimpleNamespace) -> None:
+async def test_bot_and_exempt_messages_are_ignored(world: World) -> None:
     other_bot = world.g.add_member(world.env.create_user("otherbot", bot=True))
     await world.env.settle()
     await other_bot.send(world.general, TOXIC)
@@ -145,7 +105,7 @@ async def test_bot_and_exempt_messages_are_ignored(world: SimpleNamespace) -> No
     assert len(flags(world.env)) == 1
 
 
-async def test_confirm_and_dismiss_by_button_update_row_embed_and_audit(world: SimpleNamespace) -> None:
+async def test_confirm_and_dismiss_by_button_update_row_embed_and_audit(world: World) -> None:
     await world.alice.send(world.general, TOXIC)
     await world.bob.send(world.general, "i will kill you")
     first, second = flags(world.env)
@@ -169,7 +129,7 @@ async def test_confirm_and_dismiss_by_button_update_row_embed_and_audit(world: S
     assert flags(world.env)[0].action_taken == "message deleted"
 
 
-async def test_confirm_and_dismiss_by_slash_command_update_the_modlog_post(world: SimpleNamespace) -> None:
+async def test_confirm_and_dismiss_by_slash_command_update_the_modlog_post(world: World) -> None:
     await world.alice.send(world.general, TOXIC)
     [flag] = flags(world.env)
     res = await world.mod.slash(world.general, "flags confirm", id=flag.id, note="repeat offender")
@@ -184,7 +144,7 @@ async def test_confirm_and_dismiss_by_slash_command_update_the_modlog_post(world
     assert res.response.embeds[0].title == f"Flag #{flag.id}"
 
 
-async def test_flags_list_member_and_stats(world: SimpleNamespace) -> None:
+async def test_flags_list_member_and_stats(world: World) -> None:
     for i in range(12):
         await world.alice.send(world.general, f"{TOXIC} {i}")
     await world.bob.send(world.general, CLEAN)
@@ -203,7 +163,7 @@ async def test_flags_list_member_and_stats(world: SimpleNamespace) -> None:
     assert fields["Messages scored"] == "13" and fields["Flags"] == "12"
 
 
-async def test_members_without_manage_messages_cannot_see_or_use_moderation(world: SimpleNamespace) -> None:
+async def test_members_without_manage_messages_cannot_see_or_use_moderation(world: World) -> None:
     visible = world.alice.available_commands(world.general)
     assert not any(c.split()[0] in ("flags", "scan", "stats", "modlog", "thresholds", "model") for c in visible)
     assert "flags list" in world.mod.available_commands(world.general)
@@ -212,7 +172,7 @@ async def test_members_without_manage_messages_cannot_see_or_use_moderation(worl
         await world.alice.slash(world.general, "flags list")
 
 
-async def test_forged_button_click_is_refused(world: SimpleNamespace) -> None:
+async def test_forged_button_click_is_refused(world: World) -> None:
     await world.alice.send(world.general, TOXIC)
     [flag] = flags(world.env)
     res = await world.bob.click(world.modlog.last_message, custom_id=f"toxmod:flag:confirm:{flag.id}")
@@ -223,7 +183,7 @@ async def test_forged_button_click_is_refused(world: SimpleNamespace) -> None:
     assert flag.status is FlagStatus.PENDING and flag.action_taken is None
 
 
-async def test_moderator_of_another_guild_gets_not_found(world: SimpleNamespace) -> None:
+async def test_moderator_of_another_guild_gets_not_found(world: World) -> None:
     await world.alice.send(world.general, TOXIC)
     [flag] = flags(world.env)
     for command in ("flags show", "flags confirm", "flags dismiss"):
@@ -237,7 +197,7 @@ async def test_moderator_of_another_guild_gets_not_found(world: SimpleNamespace)
     assert len(handled_errors(world.env, NotFoundError)) == 4
 
 
-async def test_threshold_overrides_change_what_gets_flagged(world: SimpleNamespace) -> None:
+async def test_threshold_overrides_change_what_gets_flagged(world: World) -> None:
     res = await world.mod.slash(world.general, "scan", text=TOXIC)
     assert res.response.embeds[0].title == "Would be flagged"
     res = await world.admin.slash(world.general, "thresholds set", label="toxic", value=1.0)
@@ -253,7 +213,7 @@ async def test_threshold_overrides_change_what_gets_flagged(world: SimpleNamespa
     assert len(flags(world.env)) == 1
 
 
-async def test_modlog_shows_the_labels_most_above_this_servers_thresholds(world: SimpleNamespace) -> None:
+async def test_modlog_shows_the_labels_most_above_this_servers_thresholds(world: World) -> None:
     await world.alice.send(world.general, TOXIC)
     [first] = flags(world.env)
     shown = [label for label, _ in first.top_labels]
@@ -270,7 +230,7 @@ async def test_modlog_shows_the_labels_most_above_this_servers_thresholds(world:
     assert fields["Top labels"].splitlines()[0].startswith(chosen)
 
 
-async def test_failed_modlog_post_keeps_the_flag_and_is_reported(world: SimpleNamespace) -> None:
+async def test_failed_modlog_post_keeps_the_flag_and_is_reported(world: World) -> None:
     world.env.inject_error("POST", f"/channels/{world.modlog.id}/messages", status=403, code=50013,
                            message="Missing Permissions")
     await world.alice.send(world.general, TOXIC)
@@ -284,7 +244,7 @@ async def test_failed_modlog_post_keeps_the_flag_and_is_reported(world: SimpleNa
     assert flags(world.env)[0].modlog_message_id == world.modlog.last_message.id
 
 
-async def test_buttons_keep_working_after_a_restart(world: SimpleNamespace, bot_options: dict) -> None:
+async def test_buttons_keep_working_after_a_restart(world: World, bot_options: dict[str, object]) -> None:
     await world.alice.send(world.general, TOXIC)
     [flag] = flags(world.env)
     post = world.modlog.last_message
@@ -305,7 +265,7 @@ async def test_buttons_keep_working_after_a_restart(world: SimpleNamespace, bot_
         await new.close()
 
 
-async def test_report_to_moderators_opens_a_flag_for_a_clean_message(world: SimpleNamespace) -> None:
+async def test_report_to_moderators_opens_a_flag_for_a_clean_message(world: World) -> None:
     msg = await world.alice.send(world.general, CLEAN)
     assert flags(world.env) == []
     res = await world.bob.context_menu(world.general, "Report to moderators", msg)
@@ -315,7 +275,7 @@ async def test_report_to_moderators_opens_a_flag_for_a_clean_message(world: Simp
     assert "reported" in world.modlog.last_message.embeds[0].title
 
 
-async def test_automod_deletes_and_times_out_above_its_threshold(world: SimpleNamespace) -> None:
+async def test_automod_deletes_and_times_out_above_its_threshold(world: World) -> None:
     res = await world.admin.slash(world.general, "automod set", label="toxic", threshold=0.6, delete=True,
                                   timeout_minutes=10)
     assert "set" in res.response.content
@@ -328,7 +288,7 @@ async def test_automod_deletes_and_times_out_above_its_threshold(world: SimpleNa
     assert "toxic" in res.response.content and "timeout 10 min" in res.response.content
 
 
-async def test_model_info_and_reload(world: SimpleNamespace, models_dir: Path) -> None:
+async def test_model_info_and_reload(world: World, models_dir: Path) -> None:
     res = await world.admin.slash(world.general, "model info")
     assert res.response.embeds[0].title == "Model tiny-v1"
     res = await world.admin.slash(world.general, "model reload")
@@ -337,7 +297,7 @@ async def test_model_info_and_reload(world: SimpleNamespace, models_dir: Path) -
     assert flags(world.env)[0].model_version == "tiny-v1"
 
 
-async def test_confirm_offers_a_label_correction_that_is_stored(world: SimpleNamespace) -> None:
+async def test_confirm_offers_a_label_correction_that_is_stored(world: World) -> None:
     await world.alice.send(world.general, TOXIC)
     [flag] = flags(world.env)
     res = await world.mod.click(world.modlog.last_message, custom_id=f"toxmod:flag:confirm:{flag.id}")
@@ -350,7 +310,7 @@ async def test_confirm_offers_a_label_correction_that_is_stored(world: SimpleNam
     assert "as toxic, threat" in status
 
 
-async def test_privacy_forget_erases_one_members_texts_only(world: SimpleNamespace) -> None:
+async def test_privacy_forget_erases_one_members_texts_only(world: World) -> None:
     await world.alice.send(world.general, TOXIC)
     await world.bob.send(world.general, TOXIC)
     await world.mod.click(world.modlog.history()[0], label="Dismiss")
@@ -363,24 +323,7 @@ async def test_privacy_forget_erases_one_members_texts_only(world: SimpleNamespa
     assert "privacy forget" not in world.mod.available_commands(world.general)
 
 
-@pytest.fixture
-def own_models(tmp_path: Path, tiny_model_dir: Path) -> Path:
-    """A models/ directory this test may change (promote, reload) without touching the shared one."""
-    import json
-    import shutil
-
-    from bot.model.registry import set_current
-
-    root = tmp_path / "models"
-    shutil.copytree(tiny_model_dir, root / "tiny-v1")
-    shutil.copytree(tiny_model_dir, root / "tiny-v2")
-    meta = json.loads((root / "tiny-v2" / "metadata.json").read_text())
-    (root / "tiny-v2" / "metadata.json").write_text(json.dumps({**meta, "version": "tiny-v2"}))
-    set_current(root, "tiny-v1")
-    return root
-
-
-async def test_model_reload_switches_the_version_of_later_rows(world: SimpleNamespace, own_models: Path) -> None:
+async def test_model_reload_switches_the_version_of_later_rows(world: World, own_models: Path) -> None:
     from bot.model.registry import set_current
 
     world.env.bot.settings = replace(world.env.bot.settings, models_dir=own_models)
@@ -397,8 +340,7 @@ async def test_model_reload_switches_the_version_of_later_rows(world: SimpleName
 
 
 @pytest.mark.simcord(settle_timeout=240)
-async def test_retrain_from_discord_reports_and_promotes(world: SimpleNamespace, own_models: Path,
-                                                        tmp_path: Path) -> None:
+async def test_retrain_from_discord_reports_and_promotes(world: World, own_models: Path, tmp_path: Path) -> None:
     bot = world.env.bot
     bot.settings = replace(bot.settings, models_dir=own_models, data_dir=tmp_path / "no-corpora", retrain_samples=200)
     await bot.moderation.reload_model(bot.settings)
@@ -431,7 +373,7 @@ async def test_retrain_from_discord_reports_and_promotes(world: SimpleNamespace,
     assert scored(world.env)[-1].model_version == job.name
 
 
-async def test_thresholds_suggested_from_verdicts_apply_only_on_request(world: SimpleNamespace) -> None:
+async def test_thresholds_suggested_from_verdicts_apply_only_on_request(world: World) -> None:
     for i in range(12):  # the moderators dismiss every insult flag: this server tolerates banter
         await world.alice.send(world.general, f"{TOXIC} {i}")
         await world.mod.click(world.modlog.last_message, label="Dismiss" if i % 4 else "Confirm")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from pathlib import Path
 
@@ -11,32 +10,9 @@ import pandas as pd
 import pytest
 
 from bot.labels import LABELS
+from tests.support.paths import SOURCE_FIXTURES
+from tests.support.sources import by_text, expect, expect_clean, load
 from training.sources import SOURCES, file_sha256, load_jigsaw_csv, load_sources, load_ubuntu_irc
-
-FIXTURES = Path(__file__).parent / "fixtures" / "sources"
-
-
-def expect(row: pd.Series, **known: float) -> None:
-    """Labels given must match; every label not given must be unknown (NaN)."""
-    for label in LABELS:
-        if label in known:
-            assert row[label] == known[label], (label, row["text"])
-        else:
-            assert math.isnan(row[label]), (label, row["text"])
-
-
-def expect_clean(row: pd.Series) -> None:
-    expect(row, **dict.fromkeys(LABELS, 0.0))
-
-
-def by_text(df: pd.DataFrame) -> dict[str, pd.Series]:
-    return {row["text"]: row for _, row in df.iterrows()}
-
-
-def load(name: str) -> pd.DataFrame:
-    source = SOURCES[name]
-    path = FIXTURES / source.relpath  # an absolute relpath (the contrast set) replaces FIXTURES
-    return source.load(path.parent if "*" in source.relpath else path)
 
 
 def test_sources_registry_order_and_fixture_layout() -> None:
@@ -62,7 +38,7 @@ def test_sources_registry_order_and_fixture_layout() -> None:
         if Path(source.relpath).is_absolute():  # lives in the repository (the contrast set), not the data root
             assert Path(source.relpath).is_file(), source.relpath
             continue
-        matches = list(FIXTURES.glob(source.relpath))
+        matches = list(SOURCE_FIXTURES.glob(source.relpath))
         assert matches, f"fixture layout does not mirror {source.relpath}"
 
 
@@ -99,7 +75,7 @@ def test_jigsaw_keeps_all_six_labels_and_original_text() -> None:
 
 
 def test_feedback_export_uses_row_source_and_masks_unscored_labels() -> None:
-    df = load_jigsaw_csv(FIXTURES / "feedback" / "moderator_feedback.csv", source="feedback")
+    df = load_jigsaw_csv(SOURCE_FIXTURES / "feedback" / "moderator_feedback.csv", source="feedback")
     assert list(df["source"]) == ["feedback:guild-a", "feedback", "feedback:guild-b"]
     rows = by_text(df)
     expect(
@@ -218,7 +194,7 @@ def test_ubuntu_irc_parses_messages_and_leaves_out_abuse() -> None:
 
 
 def test_ubuntu_irc_cap_is_a_deterministic_subset() -> None:
-    directory = FIXTURES / "ubuntu_irc" / "train"
+    directory = SOURCE_FIXTURES / "ubuntu_irc" / "train"
     full = list(load_ubuntu_irc(directory, cap=None)["text"])
     capped = list(load_ubuntu_irc(directory, cap=4)["text"])
     assert len(capped) == 4
@@ -243,7 +219,7 @@ def test_load_sources_missing_root_names_the_path(tmp_path: Path) -> None:
 
 
 def test_load_sources_concatenates_with_provenance() -> None:
-    combined, provenance = load_sources(FIXTURES, ubuntu_cap=3)
+    combined, provenance = load_sources(SOURCE_FIXTURES, ubuntu_cap=3)
     assert [p["name"] for p in provenance] == list(SOURCES)
     assert list(combined.columns) == ["text", "source", *LABELS]
     assert len(combined) == sum(p["rows"] for p in provenance)
@@ -257,20 +233,20 @@ def test_load_sources_concatenates_with_provenance() -> None:
         "insult": 2,
         "identity_hate": 1,
     }
-    jigsaw_file = FIXTURES / "jigsaw2018" / "train.csv"
+    jigsaw_file = SOURCE_FIXTURES / "jigsaw2018" / "train.csv"
     assert by_name["jigsaw"]["path"] == str(jigsaw_file)
     assert by_name["jigsaw"]["sha256"] == hashlib.sha256(jigsaw_file.read_bytes()).hexdigest()
-    train_valid = [FIXTURES / "convabuse" / f"ConvAbuseEMNLP{s}.csv" for s in ("train", "valid")]
+    train_valid = [SOURCE_FIXTURES / "convabuse" / f"ConvAbuseEMNLP{s}.csv" for s in ("train", "valid")]
     expected = hashlib.sha256(b"".join(p.read_bytes() for p in train_valid)).hexdigest()
     assert by_name["convabuse"]["sha256"] == expected  # the files read, not the held-out test split
 
 
 def test_load_sources_subset_and_unknown_name() -> None:
-    combined, provenance = load_sources(FIXTURES, ["olid", "gametox"])
+    combined, provenance = load_sources(SOURCE_FIXTURES, ["olid", "gametox"])
     assert [p["name"] for p in provenance] == ["olid", "gametox"]
     assert set(combined["source"]) == {"olid", "gametox"}
     with pytest.raises(ValueError, match="nope"):
-        load_sources(FIXTURES, ["nope"])
+        load_sources(SOURCE_FIXTURES, ["nope"])
 
 
 def test_file_sha256_for_files_and_directories(tmp_path: Path) -> None:

@@ -24,13 +24,6 @@ def decision(toxic: float, insult: float = 0.0):
     return POLICY.decide(Scores((toxic, 0.0, 0.0, 0.0, insult, 0.0), "m1", 3.0))
 
 
-@pytest.fixture
-def db(db_url: str):
-    database = Database(db_url).upgrade().start()
-    yield database
-    database.close()
-
-
 def test_migrations_build_the_schema_the_models_describe(db_url: str) -> None:
     upgrade(db_url)
     engine = create_engine(db_url)

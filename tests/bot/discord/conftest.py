@@ -1,0 +1,68 @@
+"""Fixtures for the Discord tests: the bot under SimCord, the world it serves, and models it may change."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import discord
+import pytest
+import simcord
+
+from bot import create_bot
+from bot.discord.app import ToxmodBot
+from bot.model.registry import set_current
+from tests.support.world import World
+
+
+@pytest.fixture
+def bot_options(models_dir: Path, tmp_path: Path) -> dict[str, object]:
+    return {"database_url": f"sqlite:///{tmp_path / 'bot.db'}", "models_dir": models_dir, "model_dir": None,
+            "dev_guild_id": None, "score_max_length": 32}
+
+
+@pytest.fixture
+async def simcord_bot(bot_options: dict[str, object]) -> AsyncIterator[ToxmodBot]:
+    bot = create_bot(**bot_options)
+    yield bot
+    await bot.close()  # SimCord never closes the bot: this drains the worker and the database writer
+
+
+@pytest.fixture
+async def world(simcord_env: simcord.Env) -> World:
+    """Guild Main (#general, #mod-log set as the mod-log, Mods and Admins roles) and guild Other beside it."""
+    env = simcord_env
+    await env.bot.tree.sync()
+    g = env.create_guild("Main")
+    mods = g.create_role("Mods", permissions=discord.Permissions(manage_messages=True, moderate_members=True))
+    admins = g.create_role("Admins", permissions=discord.Permissions(manage_guild=True))
+    general = g.create_text_channel("general")
+    modlog = g.create_text_channel("mod-log")
+    alice = g.add_member(env.create_user("alice"))
+    bob = g.add_member(env.create_user("bob"))
+    mod = g.add_member(env.create_user("mod"), roles=[mods])
+    admin = g.add_member(env.create_user("admin"), roles=[admins])
+    other = env.create_guild("Other")
+    other_mods = other.create_role("Mods", permissions=discord.Permissions(manage_messages=True))
+    other_general = other.create_text_channel("general")
+    other_mod = other.add_member(env.create_user("other-mod"), roles=[other_mods])
+    other_member = other.add_member(env.create_user("carol"))
+    await env.settle()
+    res = await admin.slash(general, "modlog set", channel=modlog)
+    assert res.ephemeral and "will be posted" in res.response.content
+    return World(env=env, g=g, general=general, modlog=modlog, alice=alice, bob=bob, mod=mod, admin=admin,
+                 mods=mods, other=other, other_general=other_general, other_mod=other_mod, other_member=other_member)
+
+
+@pytest.fixture
+def own_models(tmp_path: Path, tiny_model_dir: Path) -> Path:
+    """A models/ directory this test may change (promote, reload) without touching the shared one."""
+    root = tmp_path / "models"
+    shutil.copytree(tiny_model_dir, root / "tiny-v1")
+    shutil.copytree(tiny_model_dir, root / "tiny-v2")
+    meta = json.loads((root / "tiny-v2" / "metadata.json").read_text())
+    (root / "tiny-v2" / "metadata.json").write_text(json.dumps({**meta, "version": "tiny-v2"}))
+    set_current(root, "tiny-v1")
+    return root

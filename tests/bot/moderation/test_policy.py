@@ -1,0 +1,52 @@
+"""The policy: which labels flag a message, which are shown first, per-guild overrides, the JSON contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.decision import Scores
+from bot.labels import LABELS
+from bot.moderation.policy import Policy, validate_threshold
+
+
+def scores(**values: float) -> Scores:
+    return Scores(tuple(values.get(label, 0.0) for label in LABELS), "m1", 1.5)
+
+
+def test_policy_flags_when_any_label_passes_its_threshold() -> None:
+    policy = Policy(dict.fromkeys(LABELS, 0.5) | {"threat": 0.3})
+    quiet = policy.decide(scores(toxic=0.49, insult=0.2))
+    assert not quiet.flagged and quiet.fired == ()
+    threat = policy.decide(scores(toxic=0.2, threat=0.35))
+    assert threat.flagged and threat.fired == ("threat",)
+    assert threat.top == [("threat", 0.35), ("toxic", 0.2)]
+
+
+def test_top_labels_are_those_most_above_their_own_thresholds_not_the_highest_scores() -> None:
+    policy = Policy({"toxic": 0.8, "severe_toxic": 0.6, "obscene": 0.7, "threat": 0.2, "insult": 0.7,
+                     "identity_hate": 0.5})
+    decision = policy.decide(scores(toxic=0.9, severe_toxic=0.65, obscene=0.6, threat=0.6, insult=0.3))
+    assert [label for label, _ in decision.top] == ["threat", "toxic"]  # 0.6 vs 0.2 beats 0.9 vs 0.8
+    assert decision.top[0][1] == 0.6  # the probability is still what is shown
+    assert set(decision.fired) == {"toxic", "severe_toxic", "threat"}
+
+
+def test_guild_overrides_replace_model_defaults_and_are_validated() -> None:
+    policy = Policy.with_overrides(dict.fromkeys(LABELS, 0.5), {"toxic": 0.9})
+    assert not policy.decide(scores(toxic=0.8)).flagged
+    with pytest.raises(ValueError, match="unknown label"):
+        validate_threshold("spam", 0.5)
+    with pytest.raises(ValueError, match="must be in"):
+        validate_threshold("toxic", 1.5)
+
+
+def test_json_contract_has_exactly_the_documented_shape() -> None:
+    decision = Policy(dict.fromkeys(LABELS, 0.5)).decide(scores(toxic=0.91, insult=0.7))
+    out = decision.to_json("you idiot")
+    assert list(out) == ["text", "scores", "top", "flagged", "model"]
+    assert list(out["scores"]) == list(LABELS)
+    assert out["top"] == [["toxic", 0.91], ["insult", 0.7]]
+    assert out["flagged"] is True and out["model"] == "m1" and out["text"] == "you idiot"
+    json.dumps(out)
