@@ -1,4 +1,5 @@
-"""Turning the loaded sources into training data: dedupe, a stable split, and per-row sampling weights.
+"""Turning the loaded sources into training data: dedupe, a stable split, per-row sampling weights, and
+the whole run's batches planned up front from the seed.
 
 Works on the frame layout produced by training.sources (``text``, ``source``, one float column per label
 with NaN for labels a source does not annotate).
@@ -10,11 +11,16 @@ import hashlib
 import logging
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from bot.labels import LABELS
+from bot.model.normalize import match_key
+from training.config import TrainConfig
+from training.sources import SOURCES, file_sha256, load_jigsaw_csv, load_sources
 
 log = logging.getLogger(__name__)
 
@@ -112,3 +118,58 @@ def sampling_weights(
     per_source_total = pd.Series(boost).groupby(sources).transform("sum").to_numpy()
     weights = boost / per_source_total * shares.reindex(sources).to_numpy()
     return weights / weights.sum()
+
+
+@dataclass
+class Prepared:
+    """The deduplicated, split data and where each piece came from."""
+
+    train: pd.DataFrame
+    val: pd.DataFrame
+    provenance: list[dict]
+
+
+def prepare_data(cfg: TrainConfig) -> Prepared:
+    frames, provenance = [], []
+    if cfg.data_dir is not None:
+        names = cfg.sources or list(SOURCES)
+        df, prov = load_sources(cfg.data_dir, names, ubuntu_cap=cfg.ubuntu_cap)
+        frames.append(df)
+        provenance += prov
+    for path, kind in [(p, "jigsaw_csv") for p in cfg.extra_csv] + [(p, "feedback") for p in cfg.feedback]:
+        df = load_jigsaw_csv(Path(path), source=kind if kind == "feedback" else Path(path).stem)
+        frames.append(df)
+        provenance.append({"name": kind, "path": str(path), "rows": len(df), "sha256": file_sha256(Path(path)),
+                           "label_counts": {lb: int((df[lb] == 1).sum()) for lb in LABELS}})
+    if not frames:
+        raise ValueError("no training data: give a data directory, --extra-csv or --feedback")
+    data = dedupe(pd.concat(frames, ignore_index=True), match_key)
+    train, val = split(data, match_key, cfg.val_percent)
+    log.info("data: %d train rows, %d validation rows from %d sources", len(train), len(val), len(provenance))
+    return Prepared(train.reset_index(drop=True), val.reset_index(drop=True), provenance)
+
+
+def plan_batches(train: pd.DataFrame, lengths: np.ndarray, cfg: TrainConfig) -> list[np.ndarray]:
+    """Weighted sample of rows for the whole run, grouped by length into batches, in a seeded order.
+
+    Rows are drawn with replacement by `sampling_weights` (square-root source balance, times any
+    `source_weight` factor, and the rare-label boost); within
+    windows of 64 batches, rows are sorted by length so padding stays small, then the batches shuffled.
+    """
+    rng = np.random.default_rng(cfg.seed)
+    per_epoch = cfg.samples_per_epoch or len(train)
+    total = int(per_epoch * cfg.epochs)
+    sizes = train["source"].astype(str).value_counts()
+    # a weight for "feedback" covers every "feedback:<guild>" source
+    shares = {name: math.sqrt(n) * cfg.source_weight.get(name, cfg.source_weight.get(name.split(":")[0], 1.0))
+              for name, n in sizes.items()}
+    rows = rng.choice(len(train), size=total, replace=True, p=sampling_weights(train, source_share=shares))
+    window = cfg.batch_size * 64
+    batches: list[np.ndarray] = []
+    for start in range(0, total, window):
+        chunk = rows[start : start + window]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        group = [chunk[i : i + cfg.batch_size] for i in range(0, len(chunk), cfg.batch_size)]
+        rng.shuffle(group)
+        batches += group
+    return batches

@@ -16,10 +16,12 @@ import pandas as pd
 from bot.model.classifier import ToxicityModel
 from bot.model.normalize import match_key
 from bot.model.report import Comparison, ModelReport, compare_reports
+from training.config import TrainConfig
+from training.dataset import Prepared, prepare_data
 from training.evaluate import BACKGROUND, EvalSettings, evaluate, format_report
 from training.export import save_model_dir, write_metadata, write_model_card
 from training.sources import SOURCES, load_ubuntu_irc
-from training.train import Prepared, TrainConfig, Trainer, default_base_model, prepare_data, write_json
+from training.train import Trainer, default_base_model, write_json
 
 log = logging.getLogger(__name__)
 

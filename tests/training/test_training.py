@@ -14,9 +14,11 @@ from bot.labels import LABELS
 from bot.model.classifier import ToxicityModel
 from bot.model.metrics import average_precision, roc_auc, threshold_for_precision
 from tests.support.paths import SOURCE_FIXTURES
+from training.config import TrainConfig
+from training.dataset import prepare_data
 from training.evaluate import EvalSettings
 from training.pipeline import run_training
-from training.train import TrainConfig, Trainer, pick_device, prepare_data
+from training.train import Trainer, pick_device
 
 
 def config(tiny_base: Path, run_dir: Path, **overrides: object) -> TrainConfig:
