@@ -85,6 +85,10 @@ class EvalSettings:
 
     target_precision: float = field(default=0.85, metadata={
         "help": "precision on validation each label's threshold is set to reach"})
+    label_precision: dict[str, float] = field(default_factory=lambda: {"threat": 0.5, "identity_hate": 0.7}, metadata={
+        "help": "a label's own precision target instead of the shared one (repeatable); threats and identity "
+                "hate default lower, since a missed threat costs more than a false alarm a moderator dismisses",
+        "metavar": "LABEL=PRECISION"})
     background_budget: float = field(default=0.003, metadata={
         "help": "share of validation background chat all labels together may flag"})
     threshold_floor: float = field(default=0.3, metadata={

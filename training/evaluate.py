@@ -61,7 +61,8 @@ def calibrate(
     for j, label in enumerate(LABELS):
         known = val[label].notna().to_numpy()
         truth[label] = (known, val[label].to_numpy()[known] == 1)
-        t, _, _ = threshold_for_precision(truth[label][1], probs[known, j], cfg.target_precision,
+        target = cfg.label_precision.get(label, cfg.target_precision)
+        t, _, _ = threshold_for_precision(truth[label][1], probs[known, j], target,
                                           cfg.threshold_floor)
         by_precision[label] = round(min(t, MAX_THRESHOLD), 4)
     thresholds = fit_background_budget(by_precision, background, cfg.background_budget)
@@ -209,6 +210,7 @@ def evaluate(
     return {
         "thresholds": thresholds,
         "target_precision": cfg.target_precision,
+        "label_precision": dict(cfg.label_precision),
         "calibration": calibration,
         "labels": label_metrics(val, probs),
         "jigsaw_labels": jigsaw_metrics,
@@ -225,7 +227,8 @@ def evaluate(
 
 def format_report(report: dict) -> str:
     """A readable plain-text table of the report, for the terminal and the model card."""
-    lines = [f"thresholds (target precision {report['target_precision']}):"]
+    own = ", ".join(f"{k} {v}" for k, v in (report.get("label_precision") or {}).items())
+    lines = [f"thresholds (target precision {report['target_precision']}" + (f"; {own}" if own else "") + "):"]
     lines.append(f"  {'label':<14}{'thr':>7}{'ROC-AUC':>9}{'PR-AUC':>8}{'pos':>7}{'rows':>8}{'prec':>7}{'recall':>8}")
     for label in LABELS:
         m, c = report["labels"][label], report["calibration"][label]
