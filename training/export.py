@@ -59,7 +59,7 @@ fidelity" above measures, per label, how often it is among those two on validati
 with it.
 
 ## Known limits
-- Only 8,322 of the 159,571 Jigsaw rows are available here; `severe_toxic` is learned from Jigsaw and
+{failure_modes}- Only 8,322 of the 159,571 Jigsaw rows are available here; `severe_toxic` is learned from Jigsaw and
   ConvAbuse alone (about 210 positives) and its figures rest on small support.
 - Outside Jigsaw and Toxic Spans, `obscene` and `insult` are rarely annotated, so they are learned mostly
   from Wikipedia and news comments, not chat.
@@ -125,7 +125,10 @@ def write_model_card(out_dir: Path, metadata: dict, report_text: str) -> None:
     sources = "\n".join(lines)
     timing = metadata.get("training", {})
     training = "\n".join(f"- {k}: {v}" for k, v in timing.items())
+    observed = metadata.get("failure_modes") or []
+    failure_modes = "".join(f"- {line}\n" for line in observed)
     card = CARD_TEMPLATE.format(
+        failure_modes=failure_modes,
         version=metadata["version"],
         base=metadata.get("base_model", "all-MiniLM-L6-v2"),
         labels=", ".join(LABELS),

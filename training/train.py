@@ -211,8 +211,8 @@ class Trainer:
         if self.cfg.eval_every:
             final = self.validation_score()
             if not self.stopper.update(final, self.step, self.model):
-                log.info("restoring the best weights (step %d, validation %.4f; last %.4f)",
-                         self.stopper.best_step, self.stopper.best, final)
+                log.warning("keeping the best weights: step %d, validation %.4f (last step %.4f)",
+                            self.stopper.best_step, self.stopper.best, final)
                 self.model.load_state_dict(self.stopper.best_weights)
         self.model.eval()
 
@@ -267,6 +267,7 @@ class Trainer:
             "samples_per_epoch": per_epoch,
             "train_rows": len(self.data.train),
             "val_rows": len(self.data.val),
+            "best_step": self.stopper.best_step if self.cfg.eval_every else self.step,
         }
 
 
