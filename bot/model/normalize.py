@@ -9,9 +9,10 @@ caller for display: this output is for the model only.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import emoji
 
@@ -76,7 +77,9 @@ class Lexicon:
     """
 
     def __init__(self, ranked_words: Iterable[str], extra: Iterable[str] = ()) -> None:
+        extra = tuple(extra)
         self._rank: dict[str, int] = {}
+        self._extra = frozenset(w.lower() for w in extra)
         for word in itertools.chain(ranked_words, extra):
             if word.isascii() and word.isalpha() and len(word) > 1:
                 self._rank.setdefault(word.lower(), len(self._rank))
@@ -88,9 +91,45 @@ class Lexicon:
     def rank(self, word: str) -> int | None:
         return self._rank.get(word.lower())
 
+    def segment(self, letters: str) -> str:
+        """Letters that were spaced out one by one, read back as words: "youaredumb" is "you are dumb".
+
+        Spacing every letter with the same separator erases the word boundaries; the commonest split
+        into known words (each word costs the log of its frequency rank, as in Zipf's law) restores them.
+        A run that is itself a known word, or that cannot be split into known words, stays joined.
+        """
+        if len(letters) > 60 or letters in self:
+            return letters
+        lowered = letters.lower()
+        best: list[tuple[float, int]] = [(0.0, 0)] + [(math.inf, 0)] * len(lowered)
+        for end in range(1, len(lowered) + 1):
+            for start in range(max(0, end - 20), end):
+                piece = lowered[start:end]
+                rank = _SHORT_WORDS.get(piece) if len(piece) < 3 else self._rank.get(piece)
+                if rank is not None and rank > _SEGMENT_MAX_RANK and piece not in self._extra:
+                    continue
+                if rank is not None and best[start][0] + math.log(rank + 2) < best[end][0]:
+                    best[end] = (best[start][0] + math.log(rank + 2), start)
+        if math.isinf(best[-1][0]):
+            return letters
+        words, end = [], len(lowered)
+        while end > 0:
+            start = best[end][1]
+            words.append(letters[start:end])
+            end = start
+        return " ".join(reversed(words))
+
     def __contains__(self, word: object) -> bool:
         return isinstance(word, str) and word.lower() in self._rank
 
+
+# Splitting spaced letters into words trusts only words of three letters or more that are common, and a
+# few short words; otherwise a plural or a slur the vocabulary lacks ("faggots", "whores") would be read
+# as junk ("fag go ts", "who res") instead of staying one word the model can still piece together.
+_SHORT_WORDS = {w: rank for rank, w in enumerate((
+    "a", "i", "u", "an", "am", "is", "it", "in", "of", "on", "to", "up", "we", "me", "my", "no", "so", "go",
+    "be", "by", "do", "he", "if", "or", "us", "ur", "at", "as", "ok", "im", "ya", "yo", "ez", "gg"))}
+_SEGMENT_MAX_RANK = 15000
 
 # Words BERT's uncased vocabulary splits into pieces but that evasions target most.
 EXTRA_WORDS = (
@@ -237,9 +276,9 @@ def _unleet(token: str) -> str:
     return _map_leet(token)
 
 
-def _fold(text: str) -> str:
+def _fold(text: str, join: Callable[[str], str] = lambda letters: letters) -> str:
     """Undo the character-level evasions: width, invisible characters, accents, look-alikes, in-word
-    leetspeak, chat markup and letters spaced out with single separators."""
+    leetspeak, chat markup and letters spaced out with single separators (`join` reads those letters)."""
     text = unicodedata.normalize("NFKC", text)
     text = _drop_format_chars(text)
     text = unicodedata.normalize("NFC", _COMBINING_ON_LATIN.sub("", unicodedata.normalize("NFD", text)))
@@ -247,7 +286,7 @@ def _fold(text: str) -> str:
     text = _WORDISH.sub(lambda m: _unleet(_fold_homoglyphs(m.group(0), mixed_only)), text)
     for pattern, repl in _DISCORD_TOKENS:
         text = pattern.sub(repl, text)
-    return _SPACED.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), text)
+    return _SPACED.sub(lambda m: join(re.sub(r"[ .\-_*]", "", m.group(0))), text)
 
 
 def match_key(text: str) -> str:
@@ -265,7 +304,7 @@ def normalize(text: str, lexicon: Lexicon | None = None) -> str:
     With a `lexicon` (the model's vocabulary) whole-word leetspeak and stretched letters are repaired to
     the words they stand for; without one they fold by the rules alone.
     """
-    text = _fold(_emoji_to_words(text))
+    text = _fold(_emoji_to_words(text), join=lexicon.segment if lexicon is not None else lambda letters: letters)
     text = _SPACED_WIDE.sub(lambda m: re.sub(r"\s+", "", m.group(0)), text)
     if lexicon is not None:
         text = _WORDISH.sub(lambda m: _unleet_word(m.group(0), lexicon), text)

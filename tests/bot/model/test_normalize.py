@@ -79,6 +79,9 @@ def lexicon() -> Lexicon:
         ("cuuuunt", "cunt"),  # a word the vocabulary splits, from the extra list
         ("f  u  c  k off", "fuck off"),  # letters spaced with two spaces
         ("y o u  a r e  b a d", "you are bad"),  # one space inside words, two between them
+        ("y o u a r e b a d", "you are bad"),  # one space everywhere: the word boundaries are read back
+        ("f.u.c.k y.o.u", "fuck you"),
+        ("s t u p i d", "stupid"),  # a run that is one known word stays one word
     ],
 )
 def test_lexicon_repairs_whole_word_leet_and_stretched_letters(lexicon: Lexicon, raw: str, expected: str) -> None:
