@@ -96,3 +96,11 @@ def test_lexicon_never_turns_numbers_into_words(lexicon: Lexicon, text: str) -> 
 def test_match_key_is_stable_for_the_split() -> None:
     """Keys ignore emoji names and word repairs, so better normalisation never moves a row across the split."""
     assert match_key("soooooo 🎉") == "soo 🎉"
+
+
+def test_spaced_letters_split_only_into_common_words() -> None:
+    """A plural or a word the vocabulary lacks stays one word rather than becoming junk ("fag go ts")."""
+    small = Lexicon(["you", "are", "bad", "go", "fag"])
+    assert small.segment("youarebad") == "you are bad"
+    assert small.segment("faggots") == "faggots"
+    assert small.segment("xyzzy") == "xyzzy"
