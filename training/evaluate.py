@@ -56,19 +56,30 @@ def calibrate(
 ) -> tuple[dict[str, float], dict[str, dict]]:
     """Per-label thresholds: the lowest that reaches the target precision on validation, then raised where
     needed so that all six together flag at most `background_budget` of the background chat."""
-    truth = {}  # per label: which rows know it, and whether each known row is positive
-    by_precision = {}
+    by_precision = precision_thresholds(val, probs, cfg)
+    thresholds = fit_background_budget(by_precision, background, cfg.background_budget)
+    return thresholds, threshold_detail(val, probs, thresholds, by_precision)
+
+
+def precision_thresholds(val: pd.DataFrame, probs: np.ndarray, cfg: EvalSettings) -> dict[str, float]:
+    """Each label's lowest threshold reaching its precision target, over the rows whose source knows it."""
+    out = {}
     for j, label in enumerate(LABELS):
         known = val[label].notna().to_numpy()
-        truth[label] = (known, val[label].to_numpy()[known] == 1)
         target = cfg.label_precision.get(label, cfg.target_precision)
-        t, _, _ = threshold_for_precision(truth[label][1], probs[known, j], target,
+        t, _, _ = threshold_for_precision(val[label].to_numpy()[known] == 1, probs[known, j], target,
                                           cfg.threshold_floor)
-        by_precision[label] = round(min(t, MAX_THRESHOLD), 4)
-    thresholds = fit_background_budget(by_precision, background, cfg.background_budget)
+        out[label] = round(min(t, MAX_THRESHOLD), 4)
+    return out
+
+
+def threshold_detail(val: pd.DataFrame, probs: np.ndarray, thresholds: dict[str, float],
+                     by_precision: dict[str, float]) -> dict[str, dict]:
+    """Precision and recall at the thresholds in force, beside the thresholds precision alone asked for."""
     detail = {}
     for j, label in enumerate(LABELS):
-        known, y = truth[label]
+        known = val[label].notna().to_numpy()
+        y = val[label].to_numpy()[known] == 1
         at = probs[known, j] >= thresholds[label]
         detail[label] = {
             "threshold": thresholds[label],
@@ -77,7 +88,7 @@ def calibrate(
             "precision": _round(float(y[at].mean()) if at.any() else None),
             "recall": _round(float(y[at].sum() / y.sum()) if y.sum() else None),
         }
-    return thresholds, detail
+    return detail
 
 
 def fit_background_budget(thresholds: dict[str, float], background: np.ndarray, budget: float) -> dict[str, float]:
@@ -182,17 +193,12 @@ def evaluate(
     """
     probs = predict(model, val["text"].tolist(), cfg.batch_size, "validation", progress)
     is_bg = (val["source"] == BACKGROUND).to_numpy()
-    calibrated, calibration = calibrate(val, probs, probs[is_bg], cfg)
     if thresholds is None:
-        thresholds = calibrated
-    else:
-        for label in LABELS:
-            known, y = val[label].notna().to_numpy(), val[label].to_numpy()
-            at = known & (probs[:, LABELS.index(label)] >= thresholds[label])
-            positives = (y[known] == 1).sum()
-            calibration[label] |= {"threshold": thresholds[label], "raised_for_background": None,
-                                   "precision": _round((y[at] == 1).mean() if at.any() else None),
-                                   "recall": _round((y[at] == 1).sum() / positives if positives else None)}
+        thresholds, calibration = calibrate(val, probs, probs[is_bg], cfg)
+    else:  # as shipped: nothing is raised here, only measured
+        calibration = threshold_detail(val, probs, thresholds, precision_thresholds(val, probs, cfg))
+        for detail in calibration.values():
+            detail["raised_for_background"] = None
     per_source = {}
     for source, idx in val.groupby("source").indices.items():
         sub = val.iloc[idx]

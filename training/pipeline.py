@@ -108,15 +108,20 @@ def compare_with_init(init_model: Path, val: pd.DataFrame, background: list[str]
     return compare_reports(ModelReport.from_metrics(before), ModelReport.from_metrics(report), current.version)
 
 
+def _training_data(meta: dict[str, Any], data_dir: Path | None) -> tuple[TrainConfig, Prepared]:
+    """The data a model was trained with, split the same way, from its metadata (corpora maybe moved)."""
+    cfg = TrainConfig.from_json(meta.get("training_args", {}))
+    if data_dir is not None:
+        cfg.data_dir = data_dir
+    return cfg, prepare_data(cfg)
+
+
 def recalibrate(model_dir: Path, settings: EvalSettings, data_dir: Path | None = None,
                 progress: bool = True) -> TrainResult:
     """Evaluate an exported model again on the validation split it was trained with and choose new
     thresholds (another target precision or background budget); metadata and card are rewritten in place."""
     meta = json.loads((model_dir / "metadata.json").read_text())
-    cfg = TrainConfig.from_json(meta.get("training_args", {}))
-    if data_dir is not None:
-        cfg.data_dir = data_dir
-    data = prepare_data(cfg)
+    cfg, data = _training_data(meta, data_dir)
     report = evaluate(ToxicityModel(model_dir, max_length=128), data.val, heldout_background(cfg, data), settings,
                       progress=progress)
     report_text = format_report(report)
@@ -136,11 +141,7 @@ def measure_as_shipped(model_dir: Path, split_of: Path, settings: EvalSettings, 
     This is how two models are compared fairly: the same rows, each model as users would run it. Nothing
     is written to either model directory.
     """
-    meta = json.loads((split_of / "metadata.json").read_text())
-    cfg = TrainConfig.from_json(meta.get("training_args", {}))
-    if data_dir is not None:
-        cfg.data_dir = data_dir
-    data = prepare_data(cfg)
+    cfg, data = _training_data(json.loads((split_of / "metadata.json").read_text()), data_dir)
     scorer = ToxicityModel(model_dir, max_length=128)
     report = evaluate(scorer, data.val, heldout_background(cfg, data), settings, progress=progress,
                       thresholds=scorer.info.thresholds)

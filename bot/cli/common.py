@@ -32,12 +32,12 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
 
 @contextmanager
-def database(args: argparse.Namespace, *, writer: bool = False) -> Iterator[Database]:
+def database(settings: Settings, *, writer: bool = False) -> Iterator[Database]:
     """The database the settings name, migrated to the latest schema, closed on the way out.
 
     `writer` starts the batching writer thread, for commands that write through the async pipeline.
     """
-    db = Database(load_settings(args).database_url).upgrade()
+    db = Database(settings.database_url).upgrade()
     if writer:
         db.start()
     try:

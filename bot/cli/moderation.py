@@ -18,7 +18,7 @@ def cmd_flags(args: argparse.Namespace) -> int:
     from bot.storage.repository import list_flags
 
     status = FlagStatus(args.status) if args.status else None
-    with database(args) as db:
+    with database(load_settings(args)) as db:
         flags, total = db.read_sync(lambda s: list_flags(s, args.guild, status=status, limit=args.limit))
     if not flags:
         print("no flags")
@@ -45,9 +45,10 @@ def cmd_db_purge(args: argparse.Namespace) -> int:
     from bot.storage.models import utcnow
     from bot.storage.repository import erase_texts
 
-    days = load_settings(args).retention_days if args.days is None else args.days
+    settings = load_settings(args)
+    days = settings.retention_days if args.days is None else args.days
     cutoff = utcnow() - timedelta(days=days)
-    with database(args) as db:
+    with database(settings) as db:
         erased = db.transaction(lambda s: erase_texts(s, before=cutoff))
     print(f"erased the text of {erased} flags older than {days} days (verdicts and scores kept)")
     return 0
@@ -59,7 +60,7 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not out.parent.is_dir():
         raise CliError(f"output directory does not exist: {out.parent}")
-    with database(args) as db:
+    with database(load_settings(args)) as db:
         flags = db.read_sync(lambda s: reviewed_flags(s, args.guild, args.since))
     rows = feedback_rows(flags)
     write_feedback_csv(rows, out)
@@ -77,7 +78,7 @@ def cmd_thresholds_suggest(args: argparse.Namespace) -> int:
 
     config = load_settings(args)
     defaults = read_model_info(resolve_model_dir(config.models_dir, config.model_dir)).thresholds
-    with database(args) as db:
+    with database(config) as db:
         flags = db.read_sync(lambda s: reviewed_flags(s, args.guild))
         guild = db.read_sync(lambda s: load_guild_config(s, args.guild))
     current = dict(Policy.with_overrides(defaults, guild.thresholds).thresholds)

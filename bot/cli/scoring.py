@@ -47,10 +47,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from bot.storage.repository import MessageRef
 
     rows = read_chat_log(Path(args.file))
-    scorer = open_scorer(load_settings(args))  # a missing model fails here, before the database is touched
+    settings = load_settings(args)
+    scorer = open_scorer(settings)  # a missing model fails here, before the database is touched
     items = [Incoming(MessageRef(channel_id=r.channel_id, author_id=r.author_id), r.content) for r in rows]
     try:
-        with database(args, writer=True) as db, \
+        with database(settings, writer=True) as db, \
                 tqdm(total=len(rows), desc="scoring", unit="msg", disable=args.quiet) as bar:
             outcomes = asyncio.run(Moderation(scorer, db).moderate(items, progress=bar.update))
     finally:

@@ -103,12 +103,11 @@ class Moderation:
             scores += await asyncio.gather(*(self.scorer.score(item.text) for item in chunk))
             if progress is not None:
                 progress(len(chunk))
-        decisions = [(await self._policy(item, config)).decide(s) for item, s in zip(items, scores, strict=True)]
+        policies: dict[int | None, Policy] = {}  # one per guild in this call, not one per message
+        if config is not None:
+            policies[config.guild_id] = self.policy_for(config)
+        for guild_id in {item.ref.guild_id for item in items} - set(policies):
+            policies[guild_id] = self.policy_for(await self.guild_config(guild_id) if guild_id is not None else None)
+        decisions = [policies[item.ref.guild_id].decide(s) for item, s in zip(items, scores, strict=True)]
         return await self.db.write(
             lambda s: [record(s, item, d) for item, d in zip(items, decisions, strict=True)])
-
-    async def _policy(self, item: Incoming, config: GuildConfig | None) -> Policy:
-        guild_id = item.ref.guild_id
-        if config is not None and config.guild_id == guild_id:
-            return self.policy_for(config)
-        return self.policy_for(await self.guild_config(guild_id) if guild_id is not None else None)

@@ -236,3 +236,17 @@ def test_label_fidelity_counts_a_threat_shown_only_when_it_stands_out_against_it
     assert fidelity["threat"] == {"positives": 3, "flagged": pytest.approx(2 / 3, abs=1e-4),
                                   "shown_when_flagged": 0.5}
     assert fidelity["insult"]["positives"] == 0 and fidelity["insult"]["flagged"] is None
+
+
+def test_a_model_measured_as_shipped_keeps_its_thresholds_and_its_files(tiny_base: Path, tmp_path: Path) -> None:
+    from training.pipeline import measure_as_shipped
+
+    out = run_training(config(tiny_base, tmp_path / "run"), tmp_path / "models" / "fx", "fx-1",
+                       eval_settings=EvalSettings(obfuscation_rows=4), progress=False).model_dir
+    before = (out / "metadata.json").read_text()
+    shipped = json.loads(before)["thresholds"]
+    result = measure_as_shipped(out, out, EvalSettings(obfuscation_rows=4, target_precision=0.5), progress=False)
+    assert result.report["thresholds"] == shipped  # measured at its own thresholds, not recalibrated
+    assert {d["threshold"] for d in result.report["calibration"].values()} == set(shipped.values())
+    assert all(d["raised_for_background"] is None for d in result.report["calibration"].values())
+    assert (out / "metadata.json").read_text() == before  # nothing rewritten

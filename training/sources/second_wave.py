@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bot.labels import LABELS
 from training.sources._common import (
     CLEAN,
     NAN,
@@ -26,6 +25,7 @@ from training.sources._common import (
     read_csv,
     require,
 )
+from training.sources.first_wave import load_jigsaw_csv
 
 # -- Implicit Hate (ElSherief et al. 2021) ----------------------------------------------------------------
 IMPLICIT_STG1 = "implicit_hate_v1_stg1_posts.tsv"
@@ -267,9 +267,8 @@ def load_stormfront(path: Path) -> pd.DataFrame:
 
 # -- Hand-written chat contrast set (this repository) ----------------------------------------------------
 def load_contrast(path: Path) -> pd.DataFrame:
-    """Chat messages written here for cases no public corpus covers; see LABEL_MAPPING.md and the model card."""
-    df = read_csv(path)
-    check_columns(df, ["comment_text", *LABELS], path)
-    labels = pd.DataFrame({label: pd.to_numeric(df[label], errors="coerce") for label in LABELS})
-    labels = labels.where(labels.isin([0.0, 1.0]))
-    return finish(df["comment_text"], labels, "contrast", "contrast")
+    """Chat messages written here for cases no public corpus covers; see LABEL_MAPPING.md and the model card.
+
+    The file is in Jigsaw's columns (plus `category`), with an empty cell for a label left unknown.
+    """
+    return load_jigsaw_csv(path, source="contrast")
