@@ -10,6 +10,7 @@ the variable, before anything starts.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -49,6 +50,12 @@ class Settings:
     retrain_threads: int = _setting(1, minimum=1)
     retrain_samples: int = _setting(20000, minimum=1)
     retrain_epochs: float = _setting(1.0, minimum=0.01)
+    # comma-separated Discord user ids allowed to use the process-wide model controls; empty: the
+    # application's owner(s) as Discord reports them
+    owner_ids: str = ""
+    report_limit_per_hour: int = _setting(5, minimum=1)  # reports one member may file per hour in a server
+    catchup_max_messages: int = _setting(100, minimum=0)  # per channel, fetched after a restart or reconnect
+    catchup_max_age_minutes: int = _setting(60, minimum=0)  # older missed messages are not fetched
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -63,12 +70,20 @@ class Settings:
                 object.__setattr__(self, f.name, float(value))
             elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise SettingsError(f"{f.name.upper()} must be {_describe(kind)}, got {value!r}")
+            if kind is float and not math.isfinite(value):  # nan passes every bound; inf waits forever
+                raise SettingsError(f"{f.name.upper()} must be a finite number, got {value!r}")
             low, high = f.metadata.get("min"), f.metadata.get("max")
             if (low is not None and value < low) or (high is not None and value > high):
                 bounds = f"at least {low}" if high is None else f"between {low} and {high}"
                 raise SettingsError(f"{f.name.upper()} must be {bounds}, got {value!r}")
+        if any(not part.strip().isdigit() for part in self.owner_ids.split(",") if part.strip()):
+            raise SettingsError(f"OWNER_IDS must be comma-separated Discord user ids, got {self.owner_ids!r}")
         if self.log_level.upper() not in LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
+
+    @property
+    def owners(self) -> frozenset[int]:
+        return frozenset(int(part) for part in self.owner_ids.split(",") if part.strip())
 
     @classmethod
     def load(cls, env_file: str | os.PathLike[str] | None = None, **overrides: object) -> Settings:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable
 
@@ -35,16 +36,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("transformers", "httpx", "filelock"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    # nor transformers' "Loading weights" bar on stderr at every model load (read when it is first imported)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from bot.storage.database import DatabaseError
 
     try:
         return args.func(args)
     except (CliError, DatabaseError, FileNotFoundError, ValueError, PermissionError) as exc:
-        print(f"toxmod: {exc}", file=sys.stderr)
+        print(f"toxmod: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("toxmod: interrupted", file=sys.stderr)
-        return 130
+        # Exit without the interpreter's shutdown: a scoring thread still inside a torch forward pass is
+        # killed mid-C++ there, and the process aborts ("terminate called without an active exception",
+        # status 134). What matters is already done: `finally` blocks have run, commits are on disk.
+        print("toxmod: interrupted", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(130)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error's message on one line: some libraries' messages (a database server's) run over several."""
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """What every `toxmod` command shares: the one-line error, settings from the environment with the
-command's overrides, and the database opened, migrated and closed in one place."""
+command's overrides, the database checked, opened, migrated and closed in one place, and the scoring
+worker started and stopped in one place."""
 
 from __future__ import annotations
 
@@ -8,9 +9,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from bot.settings import Settings
-from bot.storage.database import Database
+from bot.storage.database import Database, upgrade
+
+if TYPE_CHECKING:
+    from bot.moderation.worker import ScoringWorker
 
 
 class CliError(Exception):
@@ -31,19 +39,83 @@ def load_settings(args: argparse.Namespace) -> Settings:
     return Settings.load(None, **overrides(args))
 
 
+def check_database_url(url: str) -> None:
+    """Refuse a database URL that SQLAlchemy cannot parse, or whose driver is not installed, in one line
+    (SQLAlchemy would raise from deep inside `create_engine`, at the first connection)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise CliError(f"DATABASE_URL is not a database URL: {url!r} (for example sqlite:///toxmod.db or "
+                       "postgresql+psycopg://user:password@host/toxmod)") from exc
+    try:
+        parsed.get_dialect().import_dbapi()
+    except NoSuchModuleError as exc:
+        raise CliError(f"DATABASE_URL names a database SQLAlchemy does not know: {parsed.drivername}") from exc
+    except ImportError as exc:
+        where = parsed.render_as_string()  # password hidden
+        if parsed.get_backend_name() == "postgresql":
+            rename = "" if parsed.get_driver_name() == "psycopg" else ", and write the URL as postgresql+psycopg://..."
+            raise CliError(f"{where} needs the PostgreSQL driver, which is not installed ({exc}): "
+                           f"pip install 'toxmod[postgres]'{rename}") from exc
+        raise CliError(f"{where} needs a database driver that is not installed ({exc})") from exc
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names (relative to the working directory, as SQLite opens it); None otherwise."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def migrate(url: str, *, create: bool) -> None:
+    """Check the URL, then bring the database to the latest schema. Without `create`, a SQLite file that
+    does not exist is an error rather than a new empty database: a typo in DATABASE_URL, or a command run
+    from another directory, must not quietly read (and leave behind) an empty one."""
+    check_database_url(url)
+    path = sqlite_file(url)
+    if not create and path is not None and not path.exists():
+        raise CliError(f"no database at {path.resolve()}; run `toxmod db upgrade` first")
+    try:
+        upgrade(url)
+    except DBAPIError as exc:  # not a database at all (a text file), or a server refusing us
+        raise CliError(f"cannot use the database {make_url(url).render_as_string()}: {exc.orig}") from exc
+
+
 @contextmanager
-def database(settings: Settings, *, writer: bool = False) -> Iterator[Database]:
+def database(settings: Settings, *, create: bool = False, writer: bool = False) -> Iterator[Database]:
     """The database the settings name, migrated to the latest schema, closed on the way out.
 
-    `writer` starts the batching writer thread, for commands that write through the async pipeline.
+    `create` lets a command start a new SQLite file (replay does; commands that only read, or purge, need
+    one that exists). `writer` starts the batching writer thread, for commands that write through the
+    async pipeline.
     """
-    db = Database(settings.database_url).upgrade()
+    migrate(settings.database_url, create=create)
+    db = Database(settings.database_url)
     if writer:
         db.start()
     try:
         yield db
     finally:
         db.close()
+
+
+@contextmanager
+def scoring(settings: Settings) -> Iterator[ScoringWorker]:
+    """A started scoring worker around the model the settings name, stopped on the way out, except on
+    Ctrl-C: stopping first scores everything still queued, and `main` ends the process at once instead."""
+    from bot.moderation.worker import open_scorer
+
+    worker = open_scorer(settings)
+    interrupted = False
+    try:
+        yield worker
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        if not interrupted:
+            worker.stop()
 
 
 def truncate(text: str, width: int) -> str:

@@ -10,7 +10,7 @@ import argparse
 from datetime import timedelta
 from pathlib import Path
 
-from bot.cli.common import CliError, database, iso_date, load_settings, truncate
+from bot.cli.common import CliError, database, iso_date, load_settings, migrate, truncate
 
 
 def cmd_flags(args: argparse.Namespace) -> int:
@@ -33,15 +33,14 @@ def cmd_flags(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from bot.storage.database import upgrade
-
     url = load_settings(args).database_url
-    upgrade(url)
+    migrate(url, create=True)
     print(f"database at {url} is up to date")
     return 0
 
 
 def cmd_db_purge(args: argparse.Namespace) -> int:
+    from bot.moderation.feedback import remove_feedback_exports, runs_dir
     from bot.storage.models import utcnow
     from bot.storage.repository import erase_texts
 
@@ -49,8 +48,10 @@ def cmd_db_purge(args: argparse.Namespace) -> int:
     days = settings.retention_days if args.days is None else args.days
     cutoff = utcnow() - timedelta(days=days)
     with database(settings) as db:
-        erased = db.transaction(lambda s: erase_texts(s, before=cutoff))
-    print(f"erased the text of {erased} flags older than {days} days (verdicts and scores kept)")
+        erased = db.erase_sync(lambda s: erase_texts(s, before=cutoff))
+    exports = remove_feedback_exports(runs_dir(settings.models_dir))
+    print(f"erased the text of {erased} flags older than {days} days (verdicts and scores kept)"
+          + (f"; removed {exports} leftover retrain feedback exports" if exports else ""))
     return 0
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from bot.cli.common import CliError, load_settings, overrides
+from bot.cli.common import CliError, load_settings, migrate, overrides
 from bot.settings import Settings
 
 
@@ -15,14 +17,44 @@ def require_token(settings: Settings) -> str:
     return settings.discord_token.strip()
 
 
+@contextmanager
+def talking_to_discord() -> Iterator[None]:
+    """What Discord (or the way to it) answers at login, as one line: discord.py raises these out of
+    `run` and `login` with a traceback, and each has a different fix."""
+    import aiohttp
+    import discord
+
+    try:
+        yield
+    except discord.LoginFailure as exc:
+        raise CliError("Discord refused DISCORD_TOKEN (wrong, or reset since): copy the token again from "
+                       "your application's Bot page") from exc
+    except discord.PrivilegedIntentsRequired as exc:
+        raise CliError("Discord refused the privileged intents: enable Message Content Intent and Server "
+                       "Members Intent on your application's Bot page") from exc
+    except (aiohttp.ClientError, discord.GatewayNotFound, ConnectionError, TimeoutError) as exc:
+        raise CliError(f"cannot reach Discord: {exc or type(exc).__name__} (is this machine online?)") from exc
+    except discord.HTTPException as exc:
+        raise CliError(f"Discord answered {exc.status} {exc.text or exc}") from exc
+
+
+def prepare(args: argparse.Namespace) -> tuple[Settings, str]:
+    """Settings, token and database checked before discord.py starts: here a bad one is one line, inside the
+    bot's setup it would end in a traceback."""
+    settings = load_settings(args)
+    token = require_token(settings)
+    migrate(settings.database_url, create=True)
+    return settings, token
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bot import create_bot
 
-    settings = load_settings(args)
-    token = require_token(settings)
+    settings, token = prepare(args)
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else settings.log_level.upper())
     bot = create_bot(**overrides(args))
-    bot.run(token, log_handler=None)  # logging is already configured by main()
+    with talking_to_discord():
+        bot.run(token, log_handler=None)  # logging is already configured by main()
     return 0
 
 
@@ -32,8 +64,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     from bot import create_bot
 
-    settings = load_settings(args)
-    token = require_token(settings)
+    settings, token = prepare(args)
     guild_id = args.guild or settings.dev_guild_id
 
     async def sync() -> int:
@@ -47,7 +78,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 bot.tree.copy_global_to(guild=guild)
             return len(await bot.tree.sync(guild=guild))
 
-    count = asyncio.run(sync())
+    with talking_to_discord():
+        count = asyncio.run(sync())
     print(f"synced {count} commands " + (f"to guild {guild_id}" if guild_id else "globally (may take up to an hour)"))
     return 0
 

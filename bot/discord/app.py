@@ -46,7 +46,9 @@ class ToxmodBot(commands.Bot):
                          help_command=None, allowed_mentions=discord.AllowedMentions.none())
         self.settings = settings
         self.started_at = time.monotonic()
-        self.modlog_failures: dict[int, str] = {}  # guild -> last failure to post in its mod-log
+        self.modlog_failures: dict[int, str] = {}  # guild -> last failure to post in its mod-log, to log it once
+        self.posting: set[int] = set()  # flags whose mod-log post is in progress
+        self.background: set[asyncio.Task] = set()  # tasks nobody awaits, kept from the garbage collector
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()

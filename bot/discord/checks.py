@@ -1,11 +1,14 @@
-"""Command groups that hide themselves from members without a permission and check it again at run time."""
+"""Command groups that hide themselves from members without a permission, check it again at run time, and
+acknowledge the interaction before the command body runs (every command here reads or writes the
+database, which may be busy for longer than Discord's 3 s)."""
 
 from __future__ import annotations
 
 import discord
 from discord import app_commands
 
-from bot.discord.errors import require
+from bot.discord.app import bot_of
+from bot.discord.errors import NotOwner, acknowledge, require
 
 
 class GuardedGroup(app_commands.Group):
@@ -18,6 +21,7 @@ class GuardedGroup(app_commands.Group):
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         require(interaction, **self.required)
+        await acknowledge(interaction)
         return True
 
 
@@ -37,8 +41,9 @@ ADMIN = {"manage_guild": True}
 def guarded(**permissions: bool):
     """The same for a top-level command: hidden without the permissions, and refused at run time."""
 
-    def check(interaction: discord.Interaction) -> bool:
+    async def check(interaction: discord.Interaction) -> bool:
         require(interaction, **permissions)
+        await acknowledge(interaction)
         return True
 
     def decorator(func):
@@ -47,3 +52,22 @@ def guarded(**permissions: bool):
         return app_commands.check(check)(func)
 
     return decorator
+
+
+OWNER_ONLY = "Only the bot's owner can do that: it changes the model every server uses."
+
+
+async def is_owner(interaction: discord.Interaction) -> bool:
+    """The OWNER_IDS setting, or else the application's owner or team as Discord reports them."""
+    bot = bot_of(interaction)
+    if bot.settings.owners:
+        return interaction.user.id in bot.settings.owners
+    try:
+        return await bot.is_owner(interaction.user)
+    except discord.HTTPException:
+        return False
+
+
+async def require_owner(interaction: discord.Interaction) -> None:
+    if not await is_owner(interaction):
+        raise NotOwner(OWNER_ONLY)

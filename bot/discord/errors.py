@@ -12,11 +12,17 @@ import logging
 import discord
 from discord import app_commands
 
+from bot.storage.database import DatabaseUnavailable
+
 log = logging.getLogger(__name__)
 
 
 class NotFoundError(app_commands.AppCommandError):
     """Something the user named does not exist here (a flag id of another guild looks exactly like this)."""
+
+
+class NotOwner(app_commands.CheckFailure):
+    """A process-wide control was used by someone who does not own the bot."""
 
 
 class UserInputError(app_commands.AppCommandError):
@@ -47,6 +53,11 @@ class ToxmodTree(app_commands.CommandTree):
             message = "This command only works in a server."
         elif isinstance(error, (NotFoundError, UserInputError)):
             message = str(error)
+        elif isinstance(original, DatabaseUnavailable):
+            log.warning("command failed, database unavailable: %s", original)
+            message = f"Nothing was saved: {original}. Please try again in a moment."
+        elif isinstance(error, NotOwner):
+            message = str(error)
         elif isinstance(error, app_commands.CheckFailure):
             message = "You can't use this command here."
         else:
@@ -56,12 +67,27 @@ class ToxmodTree(app_commands.CommandTree):
         await send_ephemeral(interaction, message)
 
 
-async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
-    """Answer once, whether or not the interaction was already responded to; never raise."""
+async def send_ephemeral(interaction: discord.Interaction, message: str | None = None, *,
+                         embed: discord.Embed | None = None, view: discord.ui.View | None = None) -> None:
+    """Answer privately, whether or not the interaction was already acknowledged (commands are deferred
+    before they touch the database, see `acknowledge`); never raise."""
+    extra: dict = {k: v for k, v in (("embed", embed), ("view", view)) if v is not None}
     try:
         if interaction.response.is_done():
-            await interaction.followup.send(message, ephemeral=True)
+            content = discord.utils.MISSING if message is None else message
+            await interaction.followup.send(content, ephemeral=True, **extra)
         else:
-            await interaction.response.send_message(message, ephemeral=True)
+            await interaction.response.send_message(message, ephemeral=True, **extra)
     except discord.HTTPException:
         log.warning("could not tell %s: %s", interaction.user, message)
+
+
+async def acknowledge(interaction: discord.Interaction) -> None:
+    """Tell Discord "working on it" within its 3 s limit, before anything that may wait (a locked database,
+    a scoring backlog): a command answers privately later; a component click edits its message later."""
+    if interaction.response.is_done():
+        return
+    if interaction.type is discord.InteractionType.component:
+        await interaction.response.defer()
+    else:
+        await interaction.response.defer(ephemeral=True, thinking=True)

@@ -30,6 +30,15 @@ log = logging.getLogger(__name__)
 # arrival order 390 msg/s, sorted groups of 32 630, of 16 690, of 8 620.
 BUCKET_ROWS = 16
 
+# At most this many windows are scored per message: the first half of them and the last, so an insult
+# that opens or closes a long message still counts. Without a cap one hostile message (2,000 × U+FDFA,
+# 30,000 tokens) made 300+ windows and stalled scoring for every server for half a minute. With the
+# default 128-token windows (32 overlapping), 4 cover about 420 tokens, some 1,700 characters of English:
+# nearly every chat message is scored whole; only the middle of a longer one goes unseen. Measured on
+# 2 idle cores (benchmarks/bench_hostile.py), a capped hostile message scored among 64 chat messages
+# delays them by 65-80 ms (8 windows: 100-150 ms; uncapped: 18-37 s, issue 10).
+MAX_WINDOWS = 4
+
 
 @cache
 def cpu_has_fast_bf16() -> bool:
@@ -67,10 +76,13 @@ class ToxicityModel:
         # overlap between windows; never more than half a window, so every window still moves forward
         self.stride = min(stride, (max_length - 2) // 2)
         self.bf16 = cpu_has_fast_bf16() if bf16 is None else bf16
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-        self.model = AutoModelForSequenceClassification.from_pretrained(
-            model_dir, local_files_only=True, dtype=torch.float32
-        )
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+            self.model = AutoModelForSequenceClassification.from_pretrained(
+                model_dir, local_files_only=True, dtype=torch.float32
+            )
+        except Exception as exc:  # whatever the libraries raise for a corrupt file: one clear error for all
+            raise ModelNotFoundError.unloadable(model_dir, exc) from exc
         self.model.eval()
         self.lexicon = Lexicon.from_vocab(self.tokenizer.get_vocab())
         log.info("loaded model %s from %s (bf16=%s)", self.info.version, model_dir, self.bf16)
@@ -83,14 +95,32 @@ class ToxicityModel:
         """Probabilities of shape (len(texts), 6).
 
         A text longer than one window is cut into overlapping windows and each label takes the max over
-        its windows, so an insult at the end of a 4,000-character message still counts. Empty texts
-        score zero without touching the model.
+        its windows (see `windows`), so an insult at the end of a 4,000-character message still counts.
+        Empty texts score zero without touching the model.
         """
         out = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
+        windows, owners = self.windows(texts)
+        if not windows:
+            return out
+        probs = np.zeros((len(windows), len(LABELS)), dtype=np.float32)
+        by_length = sorted(range(len(windows)), key=lambda i: len(windows[i]))
+        for start in range(0, len(by_length), BUCKET_ROWS):
+            rows = by_length[start : start + BUCKET_ROWS]
+            probs[rows] = self._forward([windows[i] for i in rows])
+        np.maximum.at(out, owners, probs)  # probabilities are >= 0, so texts without windows stay zero
+        return out
+
+    def windows(self, texts: list[str]) -> tuple[list[list[int]], list[int]]:
+        """The token windows `predict` scores, and the index of the text each belongs to.
+
+        A text gets at most MAX_WINDOWS of them, its first and its last, whatever its length: the cost of
+        one message is bounded (normalisation bounds the characters, this the forward passes). An empty
+        text gets none.
+        """
         normalized = [normalize(t, self.lexicon) for t in texts]
         live = [i for i, t in enumerate(normalized) if t]
         if not live:
-            return out
+            return [], []
         enc = self.tokenizer(
             [normalized[i] for i in live],
             max_length=self.max_length,
@@ -98,16 +128,17 @@ class ToxicityModel:
             stride=self.stride,
             return_overflowing_tokens=True,
         )
-        windows, owners = enc["input_ids"], np.asarray(enc["overflow_to_sample_mapping"])
-        probs = np.zeros((len(windows), len(LABELS)), dtype=np.float32)
-        by_length = sorted(range(len(windows)), key=lambda i: len(windows[i]))
-        for start in range(0, len(by_length), BUCKET_ROWS):
-            rows = by_length[start : start + BUCKET_ROWS]
-            probs[rows] = self._forward([windows[i] for i in rows])
-        per_text = np.zeros((len(live), len(LABELS)), dtype=np.float32)
-        np.maximum.at(per_text, owners, probs)
-        out[live] = per_text
-        return out
+        per_text: dict[int, list[list[int]]] = {}
+        for window, j in zip(enc["input_ids"], enc["overflow_to_sample_mapping"], strict=True):
+            per_text.setdefault(live[j], []).append(window)
+        windows: list[list[int]] = []
+        owners: list[int] = []
+        head = MAX_WINDOWS // 2
+        for owner, own in per_text.items():
+            kept = own if len(own) <= MAX_WINDOWS else own[:head] + own[len(own) - (MAX_WINDOWS - head) :]
+            windows += kept
+            owners += [owner] * len(kept)
+        return windows, owners
 
     def _forward(self, windows: list[list[int]]) -> np.ndarray:
         width = max(len(w) for w in windows)

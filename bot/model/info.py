@@ -1,21 +1,36 @@
 """What a model directory says about itself (metadata.json), readable without loading torch.
 
 `toxmod model list`, promotion and the thresholds a guild starts from only need this, so they stay fast.
+It is also the one check of a directory's files that every loader goes through (the CLI, the bot at
+start, `/model reload`, promotion), so a directory that cannot score is refused the same way everywhere,
+before torch is asked to load it.
 """
 
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.labels import LABELS
 
-REQUIRED_FILES = ("config.json", "model.safetensors", "metadata.json")
+# Every file ToxicityModel loads. tokenizer.json above all: without it transformers quietly builds a
+# tokenizer from config.json alone whose ids do not match the weights, and every score is garbage.
+# (tokenizer_config.json is optional: tokenizer.json holds the whole tokenizer.)
+REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "metadata.json")
+WEIGHTS = "model.safetensors"
 
 
 class ModelNotFoundError(FileNotFoundError):
-    """The model directory is missing or incomplete; the message names the path and what is absent."""
+    """The model directory is missing, incomplete or unreadable; the message names the path and what is wrong."""
+
+    @classmethod
+    def unloadable(cls, model_dir: Path, exc: BaseException) -> ModelNotFoundError:
+        """A file the libraries refused (corrupt, or made for another model), as one line instead of their
+        traceback; the first line of their message says which and why."""
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return cls(f"cannot load the model in {model_dir} (a corrupt or mismatched file?): {reason}")
 
 
 @dataclass(frozen=True)
@@ -36,6 +51,7 @@ def read_model_info(model_dir: Path) -> ModelInfo:
     missing = [name for name in REQUIRED_FILES if not (model_dir / name).is_file()]
     if missing:
         raise ModelNotFoundError(f"model directory {model_dir} is missing {', '.join(missing)}")
+    check_weights(model_dir / WEIGHTS)
     try:
         meta = json.loads((model_dir / "metadata.json").read_text())
     except json.JSONDecodeError as exc:
@@ -51,3 +67,25 @@ def read_model_info(model_dir: Path) -> ModelInfo:
         metrics=meta.get("metrics", {}),
         metadata=meta,
     )
+
+
+def check_weights(path: Path) -> None:
+    """Refuse a safetensors file that is cut short or is not one, from its header alone (a few KB read).
+
+    The format is an 8-byte little-endian header length, a JSON header giving each tensor's byte range,
+    then the data. A truncated download or a half-copied file fails here with a sentence naming the file,
+    not deep inside safetensors with a Rust error.
+    """
+    size = path.stat().st_size
+    try:
+        with path.open("rb") as f:
+            (length,) = struct.unpack("<Q", f.read(8))
+            if length > size - 8:
+                raise ValueError("its header runs past the end of the file")
+            header = json.loads(f.read(length))
+        end = max(spec["data_offsets"][1] for name, spec in header.items() if name != "__metadata__")
+    except (struct.error, ValueError, AttributeError, KeyError, IndexError, TypeError) as exc:
+        raise ModelNotFoundError(f"{path} is not a readable safetensors file ({exc}): copy it again") from exc
+    if 8 + length + end != size:
+        raise ModelNotFoundError(f"{path} is truncated or padded: {size} bytes, its header says {8 + length + end}; "
+                                 "copy it again")

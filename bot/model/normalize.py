@@ -48,7 +48,8 @@ _DISCORD_TOKENS = [
 _COMBINING_ON_LATIN = re.compile(
     r"(?<=[\x00-\u024f\u1e00-\u1eff])[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+"
 )
-_TRAILING_DIGITS = re.compile(r"\d+$")
+# The lookbehind tries only the start of each digit run: plain "\d+$" retried every digit of a long run.
+_TRAILING_DIGITS = re.compile(r"(?<!\d)\d+$")
 _WORDISH = re.compile(r"[^\s]+")
 _FLOOD = re.compile(r"(.)\1{2,}", re.DOTALL)
 # Three or more single letters separated by one space, dot, dash, underscore or asterisk: "f u c k", "f.u.c.k".
@@ -56,16 +57,29 @@ _SPACED = re.compile(r"(?<![\w])(?:[A-Za-z][ .\-_*]){2,}[A-Za-z](?![\w])")
 # The same with two spaces between letters ("f  u  c  k"); one-space runs were joined first, so
 # "y o u  a r e" has become "you are" before this sees it.
 _SPACED_WIDE = re.compile(r"(?<![\w ])(?:[A-Za-z] {2}){2,}[A-Za-z](?![\w])")
-# The same with two spaces between letters ("f  u  c  k"); one-space runs were joined first, so
-# "y o u  a r e" has become "you are" before this sees it.
-_SPACED_WIDE = re.compile(r"(?<![\w ])(?:[A-Za-z] {2}){2,}[A-Za-z](?![\w])")
 _WHITESPACE = re.compile(r"\s+")
-# A letter repeated three or more times inside a word ("fuuuuck", "stuuupid").
-_STRETCHED_WORD = re.compile(r"\S*([A-Za-z])\1{2,}\S*")
+# A letter repeated three or more times inside a word ("fuuuuck", "stuuupid"). Looked for word by word: one
+# pattern spanning the word ("\S*(x)\1{2,}\S*") backtracked quadratically, a second for one 8,000-letter word.
+_STRETCHED = re.compile(r"([A-Za-z])\1{2,}")
 _LETTER_RUN = re.compile(r"([A-Za-z])\1*")
 _EDGE_PUNCTUATION = ".,;:?!\"'()[]{}"
 # Emoji modifiers say nothing about meaning ("thumbs up, medium skin tone" is "thumbs up").
 _EMOJI_MODIFIERS = re.compile(r"_(?:(?:light|medium-light|medium|medium-dark|dark)_skin_tone|selector)")
+# Each emoji's name is bracketed by NUL while runs of one emoji are collapsed, so the run is found by one
+# linear scan; matching the names themselves ("( [a-z ]+ )(?:\s*\1)+") backtracked quadratically, 10 s
+# for 4,000 different emoji. NUL is removed from the text first (as a control character the model never
+# sees it anyway).
+_EMOJI_MARK = "\x00"
+_REPEATED_EMOJI = re.compile(r"(\x00[^\x00]*\x00)(?:\s*\1)+")
+
+# What normalising one message may produce: bounded, so that no message can cost the scorer more than a
+# long ordinary one. Discord caps a message at 2,000 characters (4,000 with Nitro), but NFKC expands a
+# single character up to 18-fold (U+FDFA), emoji become names of 10 to 40 letters and channel mentions
+# "#channel", so 2,000 characters could become 36,000 and stall scoring for every server. Longer input
+# keeps its head and its tail (an insult that closes a long message still counts); each expanding step
+# may grow the text to twice the longest message, room for the emoji and ligatures of real chat.
+MAX_INPUT_CHARS = 4_000
+MAX_EXPANDED_CHARS = 8_000
 
 
 class Lexicon:
@@ -169,14 +183,16 @@ def _has_genuine_foreign_word(text: str) -> bool:
     )
 
 
-def _letter_ahead(token: str, i: int) -> bool:
-    """Whether a letter follows position i, looking past a run of leet substitutes ("@$$hole")."""
-    for ch in token[i + 1 :]:
-        if ch.isalpha():
-            return True
-        if ch not in _LEET_DIGITS and ch not in _LEET_SYMBOLS:
-            return False
-    return False
+def _letters_ahead(token: str) -> list[bool]:
+    """For each position, whether a letter follows it, looking past a run of leet substitutes ("@$$hole").
+
+    Computed from the right in one pass, so a long run of substitutes is not rescanned from every symbol.
+    """
+    ahead = [False] * len(token)
+    for i in range(len(token) - 2, -1, -1):
+        nxt = token[i + 1]
+        ahead[i] = nxt.isalpha() or ((nxt in _LEET_DIGITS or nxt in _LEET_SYMBOLS) and ahead[i + 1])
+    return ahead
 
 
 def _map_leet(token: str) -> str:
@@ -186,6 +202,7 @@ def _map_leet(token: str) -> str:
     if letters < 2 or subs == 0 or subs > letters:
         return token
     out = []
+    letter_ahead = _letters_ahead(token)
     for i, ch in enumerate(token):
         nxt = token[i + 1] if i + 1 < len(token) else ""
         prv = token[i - 1] if i > 0 else ""
@@ -193,7 +210,7 @@ def _map_leet(token: str) -> str:
             out.append(_LEET_DIGITS[ch])
         elif ch == "@" and i == 0 and nxt.isalpha():
             out.append(ch)  # a mention ("@everyone"), not leet
-        elif ch in _LEET_SYMBOLS and _letter_ahead(token, i) and (prv.isalpha() or ch in "@$"):
+        elif ch in _LEET_SYMBOLS and letter_ahead[i] and (prv.isalpha() or ch in "@$"):
             out.append(_LEET_SYMBOLS[ch])
         else:
             out.append(ch)
@@ -244,6 +261,12 @@ def _destretch(word: str, lexicon: Lexicon) -> str:
     return word[:prefix_end] + best[1] + word[prefix_end + len(core) :]
 
 
+def _repair_word(word: str, lexicon: Lexicon) -> str:
+    """Whole-word leetspeak, then stretched letters, read back as the known words they stand for."""
+    word = _unleet_word(word, lexicon)
+    return _destretch(word, lexicon) if _STRETCHED.search(word) else word
+
+
 def _emoji_to_words(text: str) -> str:
     """Emoji become their English names ("🖕" -> "middle finger"), which the tokenizer has words for.
 
@@ -252,12 +275,12 @@ def _emoji_to_words(text: str) -> str:
 
     def name(chars: str, data: dict) -> str:
         words = _EMOJI_MODIFIERS.sub("", data["en"].strip(":")).replace("_", " ").replace("-", " ")
-        return f" {words.lower()} "
+        return f"{_EMOJI_MARK}{words.lower()}{_EMOJI_MARK}"
 
     if text.isascii():  # no emoji possible: skip the scan, the costliest step of normalising chat
         return text
-    text = emoji.replace_emoji(text, replace=name)
-    return re.sub(r"( [a-z ]+ )(?:\s*\1)+", r"\1", text)
+    text = emoji.replace_emoji(text.replace(_EMOJI_MARK, ""), replace=name)
+    return _REPEATED_EMOJI.sub(r"\1", text).replace(_EMOJI_MARK, " ")
 
 
 def _unleet(token: str) -> str:
@@ -274,6 +297,17 @@ def _unleet(token: str) -> str:
         if _map_leet(head) == head:
             return token
     return _map_leet(token)
+
+
+def _keep_ends(text: str, limit: int) -> str:
+    """At most `limit` characters: the text's head and tail, so an insult at either end still counts.
+
+    The halves are joined by a space so that no word is glued together from two cut ends.
+    """
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return text[:head] + " " + text[len(text) - (limit - 1 - head) :]
 
 
 def _fold(text: str, join: Callable[[str], str] = lambda letters: letters) -> str:
@@ -302,12 +336,16 @@ def normalize(text: str, lexicon: Lexicon | None = None) -> str:
     """Fold a chat message into the plain form the model is trained and scored on.
 
     With a `lexicon` (the model's vocabulary) whole-word leetspeak and stretched letters are repaired to
-    the words they stand for; without one they fold by the rules alone.
+    the words they stand for; without one they fold by the rules alone. The result is at most
+    MAX_EXPANDED_CHARS long whatever the input (see there why); ordinary messages are never cut.
     """
-    text = _fold(_emoji_to_words(text), join=lexicon.segment if lexicon is not None else lambda letters: letters)
+    text = _keep_ends(_emoji_to_words(_keep_ends(text, MAX_INPUT_CHARS)), MAX_EXPANDED_CHARS)
+    # NFKC once here, capped, so _fold's own pass is a no-op; _fold itself stays uncapped for match_key
+    text = _keep_ends(unicodedata.normalize("NFKC", text), MAX_EXPANDED_CHARS)
+    join = lexicon.segment if lexicon is not None else lambda letters: letters
+    text = _keep_ends(_fold(text, join=join), MAX_EXPANDED_CHARS)
     text = _SPACED_WIDE.sub(lambda m: re.sub(r"\s+", "", m.group(0)), text)
     if lexicon is not None:
-        text = _WORDISH.sub(lambda m: _unleet_word(m.group(0), lexicon), text)
-        text = _STRETCHED_WORD.sub(lambda m: _destretch(m.group(0), lexicon), text)
+        text = _WORDISH.sub(lambda m: _repair_word(m.group(0), lexicon), text)
     text = _FLOOD.sub(r"\1\1", text)
     return _WHITESPACE.sub(" ", text).strip()

@@ -22,6 +22,7 @@ from bot.model.metrics import threshold_for_precision
 from bot.storage.models import Flag, FlagStatus
 
 COLUMNS = ["id", "comment_text", *LABELS, "source", "guild", "decided_at"]
+FEEDBACK_CSV = "feedback.csv"  # the export `/model retrain` writes into its run folder for the training child
 
 
 def reviewed_flags(session: Session, guild_id: int | None = None, since: datetime | None = None) -> list[Flag]:
@@ -52,9 +53,13 @@ def feedback_rows(flags: list[Flag]) -> list[dict[str, object]]:
     return rows
 
 
+def _partial(out: Path) -> Path:
+    return out.with_name(f".{out.name}.tmp")
+
+
 def write_feedback_csv(rows: list[dict[str, object]], out: Path) -> None:
     """Written beside the target and renamed, so a reader never sees half a file."""
-    tmp = out.with_name(f".{out.name}.tmp")
+    tmp = _partial(out)
     with tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
@@ -94,3 +99,22 @@ def suggest_thresholds(flags: list[Flag], current: dict[str, float], target_prec
         threshold, precision, recall = threshold_for_precision(y, s, target_precision, floor=floor)
         out.append(Suggestion(label, round(threshold, 4), current[label], positives, negatives, precision, recall))
     return out
+
+
+def runs_dir(models_dir: str | Path) -> Path:
+    """Where `/model retrain` puts its run folders: `runs/` beside the models directory."""
+    return Path(models_dir).resolve().parent / "runs"
+
+
+def remove_feedback_exports(runs: Path) -> int:
+    """Delete the feedback exports left in retrain run folders; how many files went.
+
+    An export holds message texts, so it must not outlive their erasure (privacy, retention). A retrain
+    deletes its own when the training child exits; this takes what a killed bot left behind, and the
+    export of a retrain still running (its child reads the file once, as it starts).
+    """
+    names = (FEEDBACK_CSV, _partial(Path(FEEDBACK_CSV)).name)
+    exports = [path for name in names for path in runs.glob(f"*/{name}")]
+    for export in exports:
+        export.unlink(missing_ok=True)
+    return len(exports)

@@ -20,9 +20,9 @@ from bot.moderation.guild_config import GuildConfig, load_guild_config
 from bot.moderation.policy import Policy
 from bot.moderation.worker import ScoringWorker
 from bot.settings import Settings
-from bot.storage.database import Database
-from bot.storage.models import Flag, FlagOrigin
-from bot.storage.repository import MessageRef, record_score
+from bot.storage.database import Database, Spooled
+from bot.storage.models import Flag, FlagOrigin, FlagStatus
+from bot.storage.repository import MessageRef, add_report, latest_flag_for_message, record_score, update_flag_scores
 
 # Scored in chunks of this many, so a long replay can report progress while the worker still batches.
 CHUNK = 256
@@ -40,17 +40,51 @@ class Incoming:
 
 @dataclass(frozen=True)
 class Outcome:
+    """What became of one message. `flag` is the flag moderators should see for it: newly opened
+    (`opened`), or an existing one that a report joined or an edit updated (the mod-log post needs a refresh)."""
+
     incoming: Incoming
     decision: Decision
     flag: Flag | None
+    opened: bool = False
 
 
 def record(session: Session, item: Incoming, decision: Decision) -> Outcome:
-    """Write one decision: the scored row always, a flag (with the text) only if flagged or reported."""
+    """Write one decision: the scored row always, a flag (with the text) only if flagged or reported.
+
+    A message has at most one open flag: a report of a message with a pending flag adds the reporter to it,
+    and a flagged edit of such a message updates that flag. An edit flagged after its flag was reviewed opens
+    a new flag that links to the reviewed one, so the earlier verdict is in sight.
+    """
+    ref = item.ref
+    latest = (latest_flag_for_message(session, ref.guild_id, ref.message_id)
+              if ref.message_id is not None else None)
+    pending = latest if latest is not None and latest.status is FlagStatus.PENDING else None
+    if item.reported_by is not None and pending is not None:
+        add_report(session, pending, item.reported_by)
+        return Outcome(item, decision, pending)
+    if item.edited and pending is not None:
+        row, _ = record_score(session, ref, decision, item.text, edited=True, open_flag=False)
+        if decision.flagged:
+            update_flag_scores(session, pending, row, decision, item.text)
+        return Outcome(item, decision, pending if decision.flagged else None)
     origin = FlagOrigin.REPORTED if item.reported_by is not None else None
-    _, flag = record_score(session, item.ref, decision, item.text, edited=item.edited, force_flag=origin,
-                           reporter_id=item.reported_by)
-    return Outcome(item, decision, flag)
+    _, flag = record_score(session, ref, decision, item.text, edited=item.edited, force_flag=origin,
+                           reporter_id=item.reported_by, previous=latest if item.edited else None)
+    if flag is not None and item.reported_by is not None:
+        add_report(session, flag, item.reported_by)
+    return Outcome(item, decision, flag, opened=flag is not None)
+
+
+@dataclass(frozen=True)
+class Unsaved:
+    """A live message scored and decided while the database could not be written: its row waits in the
+    spool, and `saved` yields its Outcome once written."""
+
+    incoming: Incoming
+    decision: Decision
+    reason: str
+    saved: asyncio.Future[Outcome]
 
 
 class Moderation:
@@ -90,13 +124,10 @@ class Moderation:
         return old, self.scorer.model.version
 
     # -- the pipeline ----------------------------------------------------------------------------------
-    async def moderate(self, items: Sequence[Incoming], config: GuildConfig | None = None,
-                       progress: Callable[[int], None] | None = None) -> list[Outcome]:
-        """Score every item, decide with its guild's policy, and record all of them in one transaction.
-
-        `config` saves a lookup when the caller already holds the guild's configuration (live messages
-        read it for the exemption check). All rows are written together or not at all.
-        """
+    async def decide(self, items: Sequence[Incoming], config: GuildConfig | None = None,
+                     progress: Callable[[int], None] | None = None) -> list[Decision]:
+        """Score every item and decide with its guild's policy (`config` saves a lookup when the caller holds
+        the guild's configuration already, as live messages do for the exemption check)."""
         scores: list[Scores] = []
         for start in range(0, len(items), CHUNK):
             chunk = items[start : start + CHUNK]
@@ -108,6 +139,20 @@ class Moderation:
             policies[config.guild_id] = self.policy_for(config)
         for guild_id in {item.ref.guild_id for item in items} - set(policies):
             policies[guild_id] = self.policy_for(await self.guild_config(guild_id) if guild_id is not None else None)
-        decisions = [policies[item.ref.guild_id].decide(s) for item, s in zip(items, scores, strict=True)]
+        return [policies[item.ref.guild_id].decide(s) for item, s in zip(items, scores, strict=True)]
+
+    async def moderate(self, items: Sequence[Incoming], config: GuildConfig | None = None,
+                       progress: Callable[[int], None] | None = None) -> list[Outcome]:
+        """Score, decide and record every item; all rows are written in one transaction or none are."""
+        decisions = await self.decide(items, config, progress)
         return await self.db.write(
             lambda s: [record(s, item, d) for item, d in zip(items, decisions, strict=True)])
+
+    async def moderate_live(self, item: Incoming, config: GuildConfig) -> Outcome | Unsaved:
+        """One live message: like `moderate`, but when the database cannot be written the row waits in the
+        database's spool and the caller still learns the decision, so a flag can reach moderators at once."""
+        [decision] = await self.decide([item], config)
+        result = await self.db.write_or_spool(lambda s: record(s, item, decision))
+        if isinstance(result, Spooled):
+            return Unsaved(item, decision, result.reason, result.saved)
+        return result

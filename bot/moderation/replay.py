@@ -1,22 +1,47 @@
-"""Reading chat logs for `toxmod replay` and summarising what the policy made of them.
+"""Chat logs for `toxmod replay`: read, validated, replayed through the pipeline chunk by chunk, summarised.
 
-The whole file is read and validated before anything is scored or written, so a malformed log fails
-with one clear message and leaves the database untouched.
+Reading. `text_lines` is the one reader of messages from bytes, for replay and for `toxmod score` on
+stdin alike: UTF-8 (a leading BOM dropped), one message a line. Invalid UTF-8 fails naming the byte
+offset; a NUL byte fails naming the line (it means a binary file or a UTF-16 export, and no database
+text column should hold one).
+
+Validation before writing. `ChatLog.open` streams the whole file once before anything is scored: it
+checks every line and row, counts the messages and takes the sha256 of the bytes. A malformed log fails
+there with one clear message and the database is never touched; no row is held in memory, so a log of
+any size costs the same few MB.
+
+Replaying. `replay` reads the file a second time, in chunks of CHUNK messages. Each chunk is one
+`Moderation.moderate` call (one transaction), after which the run's row in `replay_runs` advances. The
+run is keyed by the file's digest, so running the same file again resumes after the last chunk written,
+and a finished file is not replayed twice. The CLI honours Ctrl-C between chunks, so the rows written and
+the progress recorded always agree; only a hard kill between a chunk's commit and its progress commit
+(a few milliseconds) would have that one chunk replayed again on resume.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
+import itertools
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.decision import Decision
 from bot.labels import LABELS
+from bot.moderation.pipeline import Incoming, Moderation
+from bot.storage.replays import ReplayProgress, advance_replay
+from bot.storage.repository import MessageRef
+
+# Messages per transaction: an interrupt waits for at most one chunk (well under a second on the shipped
+# model), and each chunk still fills the scoring worker's batches.
+CHUNK = 256
 
 
 class ChatLogError(ValueError):
-    """The chat log cannot be used; the message says which file and why."""
+    """The chat log (or stdin) cannot be used; the message says which file and why."""
 
 
 @dataclass(frozen=True)
@@ -34,55 +59,146 @@ class ChatLine:
         return int(self.channel) if self.channel.isdigit() else None
 
 
-def read_chat_log(path: Path) -> list[ChatLine]:
-    """A CSV with a `content` column (and optional `author`, `channel`), or plain text, one message a line."""
-    if not path.is_file():
-        raise ChatLogError(f"chat log not found: {path}")
+def text_lines(raw: Iterable[bytes], name: str) -> Iterator[str]:
+    """Each line of `raw` (bytes split after b"\\n", as a binary file iterates) as text, its line ending kept.
+
+    Line by line is safe for UTF-8: the byte of "\\n" never occurs inside a multi-byte character.
+    """
+    offset = 0
+    for number, line in enumerate(raw, start=1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ChatLogError(f"{name} is not UTF-8 text ({exc.reason} at byte {offset + exc.start})") from exc
+        if "\0" in text:
+            raise ChatLogError(f"{name} has a NUL byte on line {number} (at byte {offset + line.index(0)}): "
+                               "a binary file, or text saved as UTF-16?")
+        yield text.removeprefix("\ufeff") if number == 1 else text
+        offset += len(line)
+
+
+@dataclass(frozen=True)
+class ChatLog:
+    """A chat log that has been read through once and found usable: a CSV with a `content` column (and
+    optional `author`, `channel`), or plain text, one message a line."""
+
+    path: Path
+    is_csv: bool
+    messages: int
+    digest: str  # sha256 of the file's bytes: which replay run this log is
+
+    @classmethod
+    def open(cls, path: Path) -> ChatLog:
+        if not path.is_file():
+            raise ChatLogError(f"chat log not found: {path}")
+        first = next(text_lines(_raw_lines(path, limit=1), str(path)), "")
+        is_csv = path.suffix.lower() == ".csv" or "content" in [c.strip() for c in first.lower().split(",")]
+        digest = hashlib.sha256()
+        messages = sum(1 for _ in _messages(path, is_csv, digest.update))
+        if not messages:
+            problem = "has no messages with content" if is_csv and first.strip() else "is empty"
+            raise ChatLogError(f"{path} {problem}")
+        return cls(path, is_csv, messages, digest.hexdigest())
+
+    def lines(self, skip: int = 0) -> Iterator[ChatLine]:
+        """The messages in order, after the first `skip` of them."""
+        return itertools.islice(_messages(self.path, self.is_csv), skip, None)
+
+
+def _raw_lines(path: Path, seen: Callable[[bytes], None] | None = None, limit: int | None = None) -> Iterator[bytes]:
     try:
-        raw = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ChatLogError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        with path.open("rb") as f:
+            for line in itertools.islice(f, limit):
+                if seen is not None:
+                    seen(line)
+                yield line
     except OSError as exc:
         raise ChatLogError(f"cannot read {path}: {exc.strerror}") from exc
-    if not raw.strip():
-        raise ChatLogError(f"{path} is empty")
-    first = raw.splitlines()[0].lower()
-    if path.suffix.lower() == ".csv" or "content" in [c.strip() for c in first.split(",")]:
-        return _read_csv(path, raw)
-    return [ChatLine(line) for line in raw.splitlines() if line.strip()]
 
 
-def _read_csv(path: Path, raw: str) -> list[ChatLine]:
-    reader = csv.DictReader(raw.splitlines(), strict=True)
-    columns = [c.strip().lower() for c in reader.fieldnames or []]
-    if "content" not in columns:
-        raise ChatLogError(f"{path}: CSV needs a 'content' column (found: {', '.join(columns) or 'none'})")
-    reader.fieldnames = columns
-    lines = []
+def _messages(path: Path, is_csv: bool, seen: Callable[[bytes], None] | None = None) -> Iterator[ChatLine]:
+    lines = text_lines(_raw_lines(path, seen), str(path))
+    if is_csv:
+        yield from _csv_messages(path, lines)
+        return
+    for line in lines:
+        text = line.rstrip("\r\n")
+        if text.strip():
+            yield ChatLine(text)
+
+
+def _csv_messages(path: Path, lines: Iterator[str]) -> Iterator[ChatLine]:
+    reader = csv.DictReader(lines, strict=True)
     try:
-        for number, row in enumerate(reader, start=2):
+        if reader.fieldnames is None:
+            raise ChatLogError(f"{path} is empty")
+        columns = [c.strip().lower() for c in reader.fieldnames]
+        if "content" not in columns:
+            found = ", ".join(filter(None, columns)) or "none"
+            raise ChatLogError(f"{path}: CSV needs a 'content' column (found: {found})")
+        reader.fieldnames = columns
+        for row in reader:
             if None in row or any(v is None for v in row.values()):
                 given = sum(v is not None for k, v in row.items() if k is not None) + len(row.get(None) or [])
-                raise ChatLogError(f"{path}: line {number} has {given} fields, expected {len(columns)}")
+                raise ChatLogError(f"{path}: line {reader.line_num} has {given} fields, expected {len(columns)}")
             content = row["content"]
             if content.strip():
-                lines.append(ChatLine(content, row.get("author", "").strip(), row.get("channel", "").strip()))
+                yield ChatLine(content, row.get("author", "").strip(), row.get("channel", "").strip())
     except csv.Error as exc:
         raise ChatLogError(f"{path}: malformed CSV at line {reader.line_num}: {exc}") from exc
-    if not lines:
-        raise ChatLogError(f"{path} has no messages with content")
-    return lines
 
 
-def replay_summary(lines: list[ChatLine], decisions: list[Decision]) -> str:
-    flagged = [(line, d) for line, d in zip(lines, decisions, strict=True) if d.flagged]
-    per_label = Counter(label for _, d in flagged for label in d.fired)
-    authors = Counter(line.author for line, _ in flagged if line.author)
-    out = [
-        f"replayed {len(lines)} messages with model {decisions[0].model_version}",
-        f"flagged {len(flagged)} ({100 * len(flagged) / len(lines):.2f}%)",
-    ]
-    out += [f"  {label:<14} {per_label[label]}" for label in LABELS if per_label[label]]
-    if authors:
-        out.append("most flagged authors: " + ", ".join(f"{a} ({n})" for a, n in authors.most_common(5)))
-    return "\n".join(out)
+def _chunks(lines: Iterator[ChatLine], size: int) -> Iterator[list[ChatLine]]:
+    while chunk := list(itertools.islice(lines, size)):
+        yield chunk
+
+
+@dataclass
+class Tally:
+    """What the policy made of the messages this replay wrote (after `start`, up to `done`)."""
+
+    start: int
+    done: int
+    model_version: str = ""
+    flagged: int = 0
+    per_label: Counter[str] = field(default_factory=Counter)
+    authors: Counter[str] = field(default_factory=Counter)
+
+    def add(self, lines: list[ChatLine], decisions: list[Decision]) -> None:
+        self.done += len(lines)
+        self.model_version = decisions[-1].model_version
+        for line, decision in zip(lines, decisions, strict=True):
+            if decision.flagged:
+                self.flagged += 1
+                self.per_label.update(decision.fired)
+                if line.author:
+                    self.authors[line.author] += 1
+
+    def summary(self) -> str:
+        replayed = self.done - self.start
+        out = [
+            f"replayed {replayed} messages with model {self.model_version}",
+            f"flagged {self.flagged} ({100 * self.flagged / max(replayed, 1):.2f}%)",
+        ]
+        out += [f"  {label:<14} {self.per_label[label]}" for label in LABELS if self.per_label[label]]
+        if self.authors:
+            out.append("most flagged authors: " + ", ".join(f"{a} ({n})" for a, n in self.authors.most_common(5)))
+        return "\n".join(out)
+
+
+async def replay(moderation: Moderation, log: ChatLog, run: ReplayProgress, *,
+                 progress: Callable[[int], None], stop: Callable[[], bool]) -> Tally:
+    """The log's messages after `run.lines_done` through the pipeline, one transaction per chunk, each
+    followed by the run's progress; `progress` gets the new position after each, and `stop()` is asked
+    between chunks whether to end early."""
+    tally = Tally(start=run.lines_done, done=run.lines_done)
+    for chunk in _chunks(log.lines(skip=run.lines_done), CHUNK):
+        items = [Incoming(MessageRef(channel_id=line.channel_id, author_id=line.author_id), line.content)
+                 for line in chunk]
+        outcomes = await moderation.moderate(items)
+        tally.add(chunk, [outcome.decision for outcome in outcomes])
+        await moderation.db.write(functools.partial(advance_replay, run=run, lines_done=tally.done))
+        progress(tally.done)
+        if stop():
+            break
+    return tally

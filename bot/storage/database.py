@@ -1,25 +1,45 @@
 """Engine, migrations and the write path.
 
-All writes go through one writer thread that groups whatever is queued into one transaction (each job in
-its own savepoint, so one bad job never sinks the others); the event loop only awaits a future. Reads
-run in a worker thread via `asyncio.to_thread`. SQLite runs in WAL mode so readers never block the writer.
+All writes go through one writer thread that groups whatever is queued into one transaction, each job in
+its own savepoint; the event loop only awaits a future. When the group's transaction fails as a whole (a
+job broke it, or the commit failed), its jobs are written again one transaction each, so a failing job
+fails only its own future. Reads run in a worker thread via `asyncio.to_thread`.
+
+SQLite, and why:
+
+- WAL mode: readers never block the writer, and the writer never blocks readers.
+- Write transactions begin with `BEGIN IMMEDIATE`: they take the write lock up front and wait for it
+  (`busy_timeout`, the `lock_timeout` budget). A deferred transaction that reads first would have to
+  upgrade its read lock to write, and SQLite answers that with SQLITE_BUSY at once, without waiting,
+  when another connection holds or has used the write lock meanwhile: the write was lost. Reads begin
+  a deferred transaction, which never takes the write lock.
+- `secure_delete`: what an erasure removes is overwritten with zeros, not left in free space of the file;
+  `erase` then truncates the WAL, so no old page image keeps it either.
+
+When the database cannot be written at all (disk full, read-only, file gone, I/O error), writes made with
+`write_or_spool` wait in a bounded in-memory spool that the writer retries with backoff, oldest first and
+before anything newer; plain writes fail at once with `DatabaseUnavailable`. `health` says so in one
+line until a write succeeds again; the log gets one line when that starts and one when it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.batching import take_batch
@@ -30,13 +50,38 @@ T = TypeVar("T")
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
 
+# execution option that marks the connections of write transactions (they BEGIN IMMEDIATE on SQLite)
+_WRITE = "toxmod_write"
+
 
 class DatabaseError(RuntimeError):
-    """The database cannot be used (missing directory, locked past the retry budget, unreadable file)."""
+    """The database cannot be used (missing directory, locked past the wait budget, unreadable file)."""
 
 
-def make_engine(url: str, lock_timeout: float = 10.0) -> Engine:
-    """An engine; for SQLite, WAL mode and a wait of `lock_timeout` seconds on a lock held elsewhere."""
+class DatabaseUnavailable(DatabaseError):
+    """The database cannot be written at all right now; `reason` says why in one line ("database is full")."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Spooled(Generic[T]):
+    """A write the database could not take now, kept in memory; `saved` completes once it is written.
+
+    `saved` gets the job's result, the job's own exception, or `DatabaseUnavailable` if the write was
+    dropped (the spool overflowed, or the bot closed before the database came back). Nobody has to await
+    it: the writer logs what it saves and what it drops.
+    """
+
+    reason: str
+    saved: asyncio.Future[T]
+
+
+def make_engine(url: str, lock_timeout: float = 60.0) -> Engine:
+    """An engine; for SQLite, WAL mode, write transactions that take the write lock up front, and a wait
+    of up to `lock_timeout` seconds for a lock held elsewhere."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
@@ -48,13 +93,19 @@ def make_engine(url: str, lock_timeout: float = 10.0) -> Engine:
     engine = create_engine(url, connect_args={"timeout": lock_timeout, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    def _sqlite_pragmas(dbapi_conn: Any, _record: object) -> None:
+        dbapi_conn.isolation_level = None  # pysqlite's own BEGIN is deferred; `_sqlite_begin` emits ours
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA secure_delete=ON")
         cur.execute(f"PRAGMA busy_timeout={int(lock_timeout * 1000)}")
         cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
 
     return engine
 
@@ -75,31 +126,105 @@ def upgrade(url: str, revision: str = "head") -> None:
         raise DatabaseError(f"cannot migrate {make_url(url).render_as_string()}: {exc.orig}") from exc
 
 
+# SQLite primary result codes that mean no write can succeed until someone fixes the database or its disk
+_SQLITE_UNAVAILABLE = {
+    8: "database is read-only",  # SQLITE_READONLY
+    10: "database disk I/O error",  # SQLITE_IOERR
+    13: "database is full",  # SQLITE_FULL
+    14: "database file cannot be opened",  # SQLITE_CANTOPEN (its directory is gone, say)
+}
+_SQLITE_READONLY_DBMOVED = 1032
+_SQLITE_BUSY_OR_LOCKED = {5, 6}
+
+
+def unavailable_reason(exc: BaseException) -> str | None:
+    """One line when `exc` means the database cannot be written at all (not a lock wait, not a bad job)."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        if code == _SQLITE_READONLY_DBMOVED:
+            return "database file was moved or deleted"
+        return _SQLITE_UNAVAILABLE.get(code & 0xFF)
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return "database connection lost"
+    return None
+
+
+def _is_locked(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _SQLITE_BUSY_OR_LOCKED
+    message = str(exc.orig).lower()
+    return "locked" in message or "deadlock" in message
+
+
 _STOP = object()
 
 
-class _Job:
-    __slots__ = ("fn", "future")
+def _settle(future: Future, result: object = None, error: BaseException | None = None) -> None:
+    """Complete a future; one its awaiting task cancelled is left alone."""
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+    except InvalidStateError:
+        pass
 
-    def __init__(self, fn: Callable[[Session], object]) -> None:
+
+class _Job:
+    __slots__ = ("finished", "fn", "future", "spooled")
+
+    def __init__(self, fn: Callable[[Session], object], spoolable: bool) -> None:
         self.fn = fn
         self.future: Future = Future()
+        # written, or failed for good; not `future.done()`, which a caller's cancel sets: the write still counts
+        self.finished = False
+        # write_or_spool only: completed with the reason when the job goes into the spool
+        self.spooled: Future[str] | None = Future() if spoolable else None
+
+    def finish(self, result: object = None, error: BaseException | None = None) -> None:
+        self.finished = True
+        _settle(self.future, result, error)
+
+
+def _retrieve(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()  # marks it retrieved: an unawaited Spooled.saved that failed logs nothing
 
 
 class Database:
-    """One engine, one writer thread, and helpers to run reads off the event loop."""
+    """One engine, one writer thread (with its spool), and helpers to run reads off the event loop.
 
-    def __init__(self, url: str, *, max_batch: int = 256, max_wait_ms: float = 20.0, retries: int = 8,
-                 lock_timeout: float = 10.0) -> None:
+    `lock_timeout`: seconds a write waits for a lock held by another connection before it fails.
+    `spool_capacity`: writes kept while the database cannot be written; beyond it the oldest are dropped.
+    `retry_initial`, `retry_max`: the spool is retried after `retry_initial` seconds, doubling up to
+    `retry_max`.
+    """
+
+    def __init__(self, url: str, *, max_batch: int = 256, max_wait_ms: float = 20.0, lock_timeout: float = 60.0,
+                 spool_capacity: int = 10_000, retry_initial: float = 1.0, retry_max: float = 30.0) -> None:
         self.url = url
         self.engine = make_engine(url, lock_timeout)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)  # reads: never take the write lock
+        self._write_sessions = sessionmaker(self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False)
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
-        self.retries = retries
+        self.lock_timeout = lock_timeout
+        self.spool_capacity = spool_capacity
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
-        self.last_error: str | None = None
+        # writer-thread state while the database cannot be written (an "episode")
+        self._spool: deque[_Job] = deque()
+        self._retrying = 0  # spooled jobs out of the spool while the writer tries them
+        self._down: str | None = None  # why the database cannot be written; None when it can
+        self._episode: float | None = None  # when it stopped being writable, until the recovery is logged
+        self._backoff = 0.0
+        self._next_try = 0.0
+        self._saved = 0
+        self._dropped = 0
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def upgrade(self) -> Database:
@@ -113,7 +238,7 @@ class Database:
         return self
 
     def close(self, timeout: float = 30.0) -> None:
-        """Write everything queued, then release the engine."""
+        """Write everything queued (and spooled, if the database takes it now), then release the engine."""
         if self._thread is not None:
             self._queue.put(_STOP)
             self._thread.join(timeout)
@@ -121,15 +246,41 @@ class Database:
         self.engine.dispose()
 
     # -- API -------------------------------------------------------------------------------------------
+    @property
+    def health(self) -> str | None:
+        """None when writes succeed; else one line: why the database cannot be written, and what waits."""
+        down = self._down
+        if down is None:
+            return None
+        waiting = len(self._spool) + self._retrying
+        return f"{down}; {waiting} write{'' if waiting == 1 else 's'} waiting in memory"
+
     def submit(self, fn: Callable[[Session], T]) -> Future:
+        return self._submit(fn, spoolable=False).future
+
+    def _submit(self, fn: Callable[[Session], T], spoolable: bool) -> _Job:
         if self._thread is None:
             raise DatabaseError("the database writer is not running")
-        job = _Job(fn)
+        job = _Job(fn, spoolable)
         self._queue.put(job)
-        return job.future
+        return job
 
     async def write(self, fn: Callable[[Session], T]) -> T:
+        """Write, or fail: `DatabaseUnavailable` at once while the database cannot be written at all."""
         return await asyncio.wrap_future(self.submit(fn))
+
+    async def write_or_spool(self, fn: Callable[[Session], T]) -> T | Spooled[T]:
+        """Write; if the database cannot be written at all, keep the write in memory and return `Spooled`
+        at once. Errors of `fn` itself, and a lock held past `lock_timeout`, still raise."""
+        job = self._submit(fn, spoolable=True)
+        assert job.spooled is not None
+        saved: asyncio.Future[T] = asyncio.wrap_future(job.future)
+        spooled = asyncio.wrap_future(job.spooled)
+        await asyncio.wait((saved, spooled), return_when=asyncio.FIRST_COMPLETED)
+        if saved.done():
+            return saved.result()
+        saved.add_done_callback(_retrieve)
+        return Spooled(spooled.result(), saved)
 
     def write_sync(self, fn: Callable[[Session], T]) -> T:
         return self.submit(fn).result()
@@ -143,55 +294,219 @@ class Database:
 
     def transaction(self, fn: Callable[[Session], T]) -> T:
         """All or nothing in the caller's thread: for bulk jobs (replay) that must not half-write."""
-        for attempt in range(self.retries + 1):
+        def once() -> T:
+            with self._write_sessions.begin() as session:
+                return fn(session)
+
+        try:
+            return self._waiting_for_locks(once)
+        except DBAPIError as exc:
+            reason = unavailable_reason(exc)
+            if reason is not None:
+                raise DatabaseUnavailable(reason) from exc
+            raise DatabaseError(f"database write failed: {exc.orig}") from exc
+
+    async def erase(self, fn: Callable[[Session], T]) -> T:
+        """A write that removes text (privacy, retention); afterwards no copy stays in the WAL file."""
+        result = await self.write(fn)
+        await asyncio.to_thread(self._truncate_wal)
+        return result
+
+    def erase_sync(self, fn: Callable[[Session], T]) -> T:
+        """`erase` as one transaction in the caller's thread (the CLI, without the writer thread)."""
+        result = self.transaction(fn)
+        self._truncate_wal()
+        return result
+
+    def _truncate_wal(self) -> None:
+        """Copy the WAL into the database file and truncate it: old page images (erased texts) go with it."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            row = cursor.fetchone()  # (busy, frames in the WAL, frames copied)
+            cursor.close()
+        finally:
+            raw.close()
+        if row is None or row[0]:
+            log.warning("the WAL checkpoint after an erasure could not finish (the database stayed busy); "
+                        "erased texts leave the -wal file at the next checkpoint")
+
+    def _waiting_for_locks(self, once: Callable[[], T]) -> T:
+        """`once()`, tried again on a lock error until `lock_timeout` has passed (busy_timeout does most of
+        the waiting; this covers the lock errors SQLite returns without waiting)."""
+        deadline = time.monotonic() + self.lock_timeout
+        for attempt in itertools.count():
             try:
-                with self.sessions.begin() as session:
-                    return fn(session)
-            except OperationalError as exc:
-                if not _is_locked(exc) or attempt == self.retries:
-                    raise DatabaseError(f"database write failed: {exc.orig}") from exc
-                time.sleep(min(0.05 * 2**attempt, 2.0))
+                return once()
+            except DBAPIError as exc:
+                left = deadline - time.monotonic()
+                if not _is_locked(exc) or left <= 0:
+                    raise
+                time.sleep(min(0.05 * 2**attempt, 2.0, left))
         raise AssertionError("unreachable")
 
     # -- writer thread ---------------------------------------------------------------------------------
-    def _write_batch(self, batch: list[_Job]) -> None:
-        for attempt in range(self.retries + 1):
+    def _transact(self, jobs: list[_Job]) -> list[tuple[_Job, object, BaseException | None]]:
+        """One transaction, each job in a savepoint: a job's own error rolls back that job alone. Errors
+        that concern the whole database (a lock, or no write possible) abort it, as does a failed commit."""
+        def once() -> list[tuple[_Job, object, BaseException | None]]:
             results: list[tuple[_Job, object, BaseException | None]] = []
-            try:
-                with self.sessions.begin() as session:
-                    for job in batch:
-                        try:
-                            with session.begin_nested():
-                                results.append((job, job.fn(session), None))
-                        except OperationalError:
+            with self._write_sessions.begin() as session:
+                for job in jobs:
+                    try:
+                        with session.begin_nested():
+                            results.append((job, job.fn(session), None))
+                    except DBAPIError as exc:
+                        if _is_locked(exc) or unavailable_reason(exc) is not None:
                             raise
-                        except Exception as exc:
-                            results.append((job, None, exc))
-            except OperationalError as exc:
-                if _is_locked(exc) and attempt < self.retries:
-                    log.warning("database locked, retrying batch of %d (attempt %d)", len(batch), attempt + 1)
-                    time.sleep(min(0.05 * 2**attempt, 2.0))
-                    continue
-                self.last_error = f"database write failed: {exc.orig}"
-                log.error("%s; %d writes lost", self.last_error, len(batch))
-                for job in batch:
-                    job.future.set_exception(DatabaseError(self.last_error))
-                return
-            for job, result, error in results:
-                if error is not None:
-                    job.future.set_exception(error)
-                else:
-                    job.future.set_result(result)
+                        results.append((job, None, exc))
+                    except Exception as exc:
+                        results.append((job, None, exc))
+            return results
+
+        return self._waiting_for_locks(once)
+
+    def _write(self, jobs: list[_Job]) -> str | None:
+        """Write `jobs` and settle their futures; or, when the database cannot be written at all, return
+        why, with the jobs not yet written left unsettled."""
+        try:
+            results = self._transact(jobs)
+        except Exception as exc:
+            reason = unavailable_reason(exc)
+            if reason is not None:
+                return reason
+            if isinstance(exc, DBAPIError) and _is_locked(exc):
+                locked = DatabaseError(f"database is locked: another connection held the write lock for more "
+                                       f"than {self.lock_timeout:g} s")
+                log.error("%s; %d writes failed", locked, len(jobs))
+                for job in jobs:
+                    job.finish(error=locked)
+                return None
+            if len(jobs) > 1:  # one job (or the commit of them all) broke it: find which, each alone
+                for job in jobs:
+                    reason = self._write([job])
+                    if reason is not None:
+                        return reason
+                return None
+            error: BaseException = exc
+            if isinstance(exc, DBAPIError):
+                error = DatabaseError(f"database write failed: {exc.orig}")
+                error.__cause__ = exc
+            jobs[0].finish(error=error)
+            return None
+        self._committed(results)
+        for job, result, job_error in results:
+            job.finish(result, job_error)
+        return None
+
+    def _handle(self, batch: list[_Job]) -> None:
+        if self._down is not None and (time.monotonic() < self._next_try or not self._retry()):
+            self._hold(batch)
             return
+        reason = self._write(batch)
+        if reason is not None:
+            self._unavailable(reason)
+            self._hold(batch)
+        else:
+            self._recovered()
+
+    def _retry(self) -> bool:
+        """Write the spool, oldest first; False (and the next try scheduled) while the database refuses.
+
+        Each chunk leaves the spool before it is written (and goes back if refused): once the last one
+        commits, the spool is empty and `health` clear before anyone awaiting a `saved` future runs."""
+        while self._spool:
+            chunk = [self._spool.popleft() for _ in range(min(len(self._spool), self.max_batch))]
+            self._retrying = len(chunk)
+            reason = self._write(chunk)
+            self._retrying = 0
+            if reason is not None:
+                self._spool.extendleft(reversed([job for job in chunk if not job.finished]))
+                self._unavailable(reason)
+                return False
+        self._recovered()
+        return True
+
+    def _hold(self, jobs: list[_Job]) -> None:
+        """While the database cannot be written: spoolable jobs wait in the spool, the others fail at once."""
+        assert self._down is not None
+        reason = self._down
+        added = []
+        for job in jobs:
+            if job.finished:
+                continue
+            if job.spooled is None:
+                job.finish(error=DatabaseUnavailable(reason))
+            else:
+                self._spool.append(job)
+                added.append(job)
+        overflow = len(self._spool) - self.spool_capacity
+        if overflow > 0:
+            lost = DatabaseUnavailable(f"{reason}; the write was dropped from the full spool")
+            for _ in range(overflow):
+                self._spool.popleft().finish(error=lost)
+            if not self._dropped:
+                log.warning("write spool full (%d writes): dropped the %d oldest; later drops are counted when "
+                            "the database is back", self.spool_capacity, overflow)
+            self._dropped += overflow
+        for job in added:  # last: whoever awaits one sees the spool (and `health`) as it now is
+            if job.spooled is not None and not job.finished:
+                _settle(job.spooled, reason)
+
+    def _unavailable(self, reason: str) -> None:
+        if self._episode is None:
+            log.warning("%s: writes are kept in memory (up to %d) and retried until it can be written",
+                        reason, self.spool_capacity)
+            self._episode = time.monotonic()
+            self._backoff = self.retry_initial
+        else:
+            self._backoff = min(self._backoff * 2, self.retry_max)
+            log.debug("database still cannot be written (%s); next try in %.1f s", reason, self._backoff)
+        self._down = reason
+        self._next_try = time.monotonic() + self._backoff
+
+    def _committed(self, results: list[tuple[_Job, object, BaseException | None]]) -> None:
+        """A write transaction committed (called before its futures complete, so that whoever awaits one
+        sees the health it left): with nothing left in the spool, the database is fine again."""
+        if self._episode is None:
+            return
+        self._saved += sum(job.spooled is not None and job.spooled.done() and error is None
+                           for job, _, error in results)
+        if not self._spool:
+            self._down = None
+
+    def _recovered(self) -> None:
+        """After a successful write: if that ended an episode, the one log line that says so."""
+        if self._episode is None or self._down is not None:
+            return
+        dropped = f", {self._dropped} dropped" if self._dropped else ""
+        log.info("database can be written again after %.0f s: %d spooled writes saved%s",
+                 time.monotonic() - self._episode, self._saved, dropped)
+        self._episode, self._saved, self._dropped = None, 0, 0
+
+    def _next(self) -> object:
+        """The next queued item; None when a retry of the spool is due first."""
+        if not self._spool:
+            return self._queue.get()
+        try:
+            return self._queue.get(timeout=max(self._next_try - time.monotonic(), 0.001))
+        except queue.Empty:
+            return None
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            item = self._next()
+            if item is None:
+                self._retry()
+                continue
             if item is _STOP:
                 break
             batch, marker = take_batch(self._queue, item, self.max_batch, self.max_wait,
                                        lambda queued: queued is not _STOP)
-            self._write_batch(batch)
+            self._handle(batch)
             if marker is _STOP:
                 break
         # anything queued after the stop marker is written too
@@ -204,8 +519,16 @@ class Database:
             if item is not _STOP:
                 rest.append(item)
         if rest:
-            self._write_batch(rest)
+            self._handle(rest)
+        self._last_chance()
 
-
-def _is_locked(exc: OperationalError) -> bool:
-    return "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower()
+    def _last_chance(self) -> None:
+        """At close: one more try for the spool, without waiting for the backoff; what it refuses is lost."""
+        if not self._spool:
+            return
+        if self._retry():
+            return
+        lost = DatabaseUnavailable(f"{self._down}; the bot closed before the database could be written")
+        log.error("%s: %d spooled writes lost", self._down, len(self._spool))
+        while self._spool:
+            self._spool.popleft().finish(error=lost)

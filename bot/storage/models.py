@@ -82,8 +82,11 @@ class ScoredMessage(Base):
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     model_version: Mapped[str] = mapped_column(String(128))
     latency_ms: Mapped[float] = mapped_column(Float)
+    # sha256 of the text that was scored (never the text): an edit is re-scored only when this changes
+    content_hash: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_scored_guild_time", "guild_id", "created_at"),)
+    __table_args__ = (Index("ix_scored_guild_time", "guild_id", "created_at"),
+                      Index("ix_scored_channel_message", "channel_id", "message_id"))
 
 
 class Flag(Base):
@@ -118,9 +121,49 @@ class Flag(Base):
     modlog_channel_id: Mapped[int | None]
     modlog_message_id: Mapped[int | None]
     modlog_error: Mapped[str | None] = mapped_column(Text)
+    modlog_attempts: Mapped[int] = mapped_column(Integer, default=0)  # failed posts so far, for backoff
+    modlog_retry_at: Mapped[datetime | None]  # when the background delivery tries the post again
+    # the reviewed flag of the same message that this one follows (an edit after the verdict)
+    previous_flag_id: Mapped[int | None] = mapped_column(ForeignKey("flags.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     scored_message: Mapped[ScoredMessage | None] = relationship()
+    # loaded with the flag: the mod-log shows who reported it and how many times, and the verdict on the
+    # flag this one follows
+    reports: Mapped[list[Report]] = relationship(lazy="selectin", order_by="Report.id")
+    previous: Mapped[Flag | None] = relationship(remote_side=[id], lazy="selectin", join_depth=1)
+
+    __table_args__ = (Index("ix_flags_message", "guild_id", "message_id"),)
+
+
+class Report(Base):
+    """One member's report of one message; several reports of a message share its open flag."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    guild_id: Mapped[int] = mapped_column(index=True)
+    message_id: Mapped[int]
+    reporter_id: Mapped[int]
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("uq_report", "guild_id", "message_id", "reporter_id", unique=True),
+                      Index("ix_reports_reporter_time", "guild_id", "reporter_id", "created_at"))
+
+
+class ReplayRun(Base):
+    """How far `toxmod replay` got through one file (by content digest), so a rerun resumes, never repeats."""
+
+    __tablename__ = "replay_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    path: Mapped[str] = mapped_column(Text)
+    lines_total: Mapped[int] = mapped_column(Integer)
+    lines_done: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
 
 
 class AuditEntry(Base):

@@ -6,8 +6,9 @@ lookup by flag id is scoped to a guild: a flag of another guild is indistinguish
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypedDict
 
 from sqlalchemy import Select, func, select
@@ -15,7 +16,21 @@ from sqlalchemy.orm import Session
 
 from bot.decision import Decision
 from bot.labels import LABELS
-from bot.storage.models import AuditEntry, Exemption, Flag, FlagOrigin, FlagStatus, GuildSettings, ScoredMessage, utcnow
+from bot.storage.models import (
+    AuditEntry,
+    Exemption,
+    Flag,
+    FlagOrigin,
+    FlagStatus,
+    GuildSettings,
+    Report,
+    ScoredMessage,
+    utcnow,
+)
+
+# a failed mod-log post is tried again after 30 s, then 1, 2, 4 ... minutes, at most hourly
+MODLOG_RETRY_BASE = timedelta(seconds=30)
+MODLOG_RETRY_MAX = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -57,10 +72,14 @@ def record_score(
     edited: bool = False,
     force_flag: FlagOrigin | None = None,
     reporter_id: int | None = None,
+    previous: Flag | None = None,
+    open_flag: bool = True,
 ) -> tuple[ScoredMessage, Flag | None]:
     """Log one scored message; open a flag (with the text snapshot) only if it was flagged or reported.
 
-    The text is stored on the flag alone: unflagged messages leave no text behind.
+    The text is stored on the flag alone: unflagged messages leave no text behind, only its hash, by which
+    a later edit that does not change the text is recognised. `open_flag=False` logs the row only, for an
+    edit whose message already has a flag that will show it.
     """
     row = ScoredMessage(
         message_id=ref.message_id,
@@ -71,11 +90,12 @@ def record_score(
         flagged=decision.flagged,
         model_version=decision.model_version,
         latency_ms=round(decision.latency_ms, 3),
+        content_hash=content_hash(text),
         **{label: decision.scores[label] for label in LABELS},
     )
     session.add(row)
     flag = None
-    if decision.flagged or force_flag is not None:
+    if (decision.flagged and open_flag) or force_flag is not None:
         flag = Flag(
             guild_id=ref.guild_id,
             channel_id=ref.channel_id,
@@ -89,6 +109,10 @@ def record_score(
             scores={label: round(p, 6) for label, p in decision.scores.items()},
             top_labels=[[label, round(p, 6)] for label, p in decision.top],
             model_version=decision.model_version,
+            previous=previous,
+            reports=[],
+            # the caller posts it now; the delivery loop takes over only if that has not happened by then
+            modlog_retry_at=utcnow() + MODLOG_RETRY_BASE,
         )
         session.add(flag)
     session.flush()
@@ -198,18 +222,49 @@ def flag_counts_since(session: Session, guild_id: int, since: datetime) -> FlagC
 
 
 def set_modlog_post(session: Session, flag_id: int, channel_id: int | None, message_id: int | None,
-                    error: str | None) -> None:
-    """Where the flag was posted, or why it could not be; the flag itself is never lost either way."""
+                    error: str | None, now: datetime | None = None) -> None:
+    """Where the flag was posted, or why it could not be and when to try again (doubling from 30 s to an
+    hour); the flag itself is never lost either way."""
     flag = session.get(Flag, flag_id)
-    if flag is not None:
-        flag.modlog_channel_id, flag.modlog_message_id, flag.modlog_error = channel_id, message_id, error
+    if flag is None:
+        return
+    flag.modlog_channel_id, flag.modlog_message_id, flag.modlog_error = channel_id, message_id, error
+    if error is None:
+        flag.modlog_retry_at = None
+    else:
+        flag.modlog_attempts = (flag.modlog_attempts or 0) + 1
+        delay = min(MODLOG_RETRY_BASE * 2 ** (flag.modlog_attempts - 1), MODLOG_RETRY_MAX)
+        flag.modlog_retry_at = (now or utcnow()) + delay
 
 
-def unposted_flags(session: Session, guild_id: int, limit: int) -> list[Flag]:
-    """Pending flags that never reached a mod-log (none was set, or posting failed), oldest first."""
+def flags_due_for_posting(session: Session, guild_ids: list[int], limit: int, now: datetime) -> list[Flag]:
+    """Pending flags of these guilds that are not in a mod-log and whose retry time has come, oldest first.
+
+    `now` comes from the caller (the bot's clock), the same clock that set the retry times.
+    """
     return list(session.scalars(select(Flag).where(
-        Flag.guild_id == guild_id, Flag.status == FlagStatus.PENDING, Flag.modlog_message_id.is_(None),
+        Flag.guild_id.in_(guild_ids), Flag.status == FlagStatus.PENDING, Flag.modlog_message_id.is_(None),
+        (Flag.modlog_retry_at.is_(None)) | (Flag.modlog_retry_at <= now),
     ).order_by(Flag.id).limit(limit)))
+
+
+def flags_to_repost(session: Session, guild_id: int, channel_id: int) -> list[Flag]:
+    """Pending flags not posted in this channel: never posted, failed, or posted in a channel since replaced."""
+    return list(session.scalars(select(Flag).where(
+        Flag.guild_id == guild_id, Flag.status == FlagStatus.PENDING,
+        Flag.modlog_message_id.is_(None) | Flag.modlog_channel_id.is_(None) | (Flag.modlog_channel_id != channel_id),
+    ).order_by(Flag.id)))
+
+
+def modlog_backlog(session: Session, guild_id: int) -> tuple[int, str | None]:
+    """How many pending flags of a guild are not in its mod-log, and the latest reason why."""
+    q = select(Flag).where(Flag.guild_id == guild_id, Flag.status == FlagStatus.PENDING,
+                           Flag.modlog_message_id.is_(None))
+    count = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    reason = session.scalar(select(Flag.modlog_error).where(
+        Flag.guild_id == guild_id, Flag.status == FlagStatus.PENDING, Flag.modlog_message_id.is_(None),
+        Flag.modlog_error.isnot(None)).order_by(Flag.id.desc()).limit(1))
+    return count, reason
 
 
 def record_action(session: Session, guild_id: int | None, flag_id: int, actor_id: int | None, action: str,
@@ -268,7 +323,10 @@ def member_history(session: Session, guild_id: int, author_id: int, limit: int =
 
 def erase_texts(session: Session, *, before: datetime | None = None, guild_id: int | None = None,
                 author_id: int | None = None) -> int:
-    """Erase flag texts (retention, or a member's request); verdicts, labels and scores stay."""
+    """Erase flag texts (retention, or a member's request); verdicts, labels and scores stay.
+
+    Run it with `Database.erase`: SQLite then also truncates its WAL, where the old text would survive.
+    """
     q = select(Flag).where(Flag.text.isnot(None))
     if before is not None:
         q = q.where(Flag.created_at < before)
@@ -291,3 +349,57 @@ def relabel_flag(session: Session, guild_id: int, flag_id: int, labels: list[str
     flag.verdict_labels = [label for label in LABELS if label in labels]
     audit(session, guild_id, actor_id, "relabelled", flag.id, labels=flag.verdict_labels)
     return flag
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def last_scored_hash(session: Session, guild_id: int, message_id: int) -> str | None:
+    """The hash of the text last scored for a message (None: never scored, or scored before hashes were kept)."""
+    return session.scalar(select(ScoredMessage.content_hash).where(
+        ScoredMessage.guild_id == guild_id, ScoredMessage.message_id == message_id,
+    ).order_by(ScoredMessage.id.desc()).limit(1))
+
+
+def latest_flag_for_message(session: Session, guild_id: int | None, message_id: int) -> Flag | None:
+    return session.scalar(select(Flag).where(Flag.guild_id == guild_id, Flag.message_id == message_id)
+                          .order_by(Flag.id.desc()).limit(1))
+
+
+def add_report(session: Session, flag: Flag, reporter_id: int) -> bool:
+    """Add a member's report to a message's flag; False if this member had already reported the message."""
+    if any(report.reporter_id == reporter_id for report in flag.reports):
+        return False
+    assert flag.guild_id is not None and flag.message_id is not None  # reports only exist for guild messages
+    flag.reports.append(Report(guild_id=flag.guild_id, message_id=flag.message_id, reporter_id=reporter_id))
+    session.flush()
+    return True
+
+
+def reports_since(session: Session, guild_id: int, reporter_id: int, since: datetime) -> int:
+    return session.scalar(select(func.count()).where(
+        Report.guild_id == guild_id, Report.reporter_id == reporter_id, Report.created_at >= since)) or 0
+
+
+def last_scored_ids(session: Session, channel_ids: list[int]) -> dict[int, int]:
+    """The newest message id scored in each channel (channels never scored are absent)."""
+    rows = session.execute(select(ScoredMessage.channel_id, func.max(ScoredMessage.message_id))
+                           .where(ScoredMessage.channel_id.in_(channel_ids))
+                           .group_by(ScoredMessage.channel_id))
+    return {channel: newest for channel, newest in rows if channel is not None and newest is not None}
+
+
+def scored_ids(session: Session, message_ids: list[int]) -> set[int]:
+    """Which of these messages were already scored."""
+    return set(session.scalars(select(ScoredMessage.message_id).where(ScoredMessage.message_id.in_(message_ids))))
+
+
+def update_flag_scores(session: Session, flag: Flag, row: ScoredMessage, decision: Decision, text: str) -> None:
+    """A pending flag's message was edited and is still flagged: the flag shows what the message says now."""
+    flag.text, flag.scored_message = text, row
+    flag.labels = list(decision.fired)
+    flag.scores = {label: round(p, 6) for label, p in decision.scores.items()}
+    flag.top_labels = [[label, round(p, 6)] for label, p in decision.top]
+    flag.model_version = decision.model_version
+    audit(session, flag.guild_id, flag.author_id, "edited", flag.id)

@@ -47,6 +47,8 @@ def test_auto_and_empty_mean_not_set(monkeypatch: pytest.MonkeyPatch, tmp_path: 
         ("SCORE_BATCH_MAX", "0", "SCORE_BATCH_MAX must be at least 1, got 0"),
         ("SCORE_MAX_LENGTH", "4096", "SCORE_MAX_LENGTH must be between 8 and 512, got 4096"),
         ("BF16", "maybe", "BF16 must be true, false or auto, got 'maybe'"),
+        ("SCORE_BATCH_WAIT_MS", "nan", "SCORE_BATCH_WAIT_MS must be a finite number, got nan"),
+        ("RETRAIN_EPOCHS", "inf", "RETRAIN_EPOCHS must be a finite number, got inf"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of"),
     ],
 )

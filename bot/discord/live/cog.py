@@ -17,15 +17,23 @@ from discord.ext import commands
 from bot.decision import Decision
 from bot.discord.app import ToxmodBot
 from bot.discord.errors import UserInputError
+from bot.discord.live.catchup import CatchUp
 from bot.discord.review.embeds import describe_failure
-from bot.discord.review.modlog import publish_flag
+from bot.discord.review.modlog import publish_flag, publish_unsaved, refresh_modlog_message
 from bot.labels import LABELS
 from bot.moderation.guild_config import GuildConfig
-from bot.moderation.pipeline import Incoming
+from bot.moderation.pipeline import Incoming, Unsaved
 from bot.moderation.worker import WorkerStopped
 from bot.storage.database import DatabaseError
-from bot.storage.models import Flag
-from bot.storage.repository import MessageRef, record_action
+from bot.storage.models import Flag, FlagStatus, utcnow
+from bot.storage.repository import (
+    MessageRef,
+    content_hash,
+    last_scored_hash,
+    latest_flag_for_message,
+    record_action,
+    reports_since,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +50,7 @@ def _scope(message: discord.Message) -> tuple[set[int], set[int]]:
 class LiveScoring(commands.Cog):
     def __init__(self, bot: ToxmodBot) -> None:
         self.bot = bot
+        self.catchup = CatchUp(bot, self.handle)
         self.report_menu = app_commands.ContextMenu(name="Report to moderators", callback=self.report)
         self.report_menu.guild_only = True
         bot.tree.add_command(self.report_menu)
@@ -55,11 +64,26 @@ class LiveScoring(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
-        """Edits are scored like new messages (people evade by editing), unless the text did not change."""
-        before = payload.cached_message
-        if before is not None and before.content == payload.message.content:
+        """Edits are scored like new messages (people evade by editing), unless the text did not change.
+
+        "Changed" is judged against the hash of the text that was scored, not the message cache: after a
+        restart the cache is empty, and a link preview unfurling would otherwise count as an edit.
+        """
+        message = payload.message
+        if not self._wanted(message) or message.guild is None:
+            return
+        guild_id, digest = message.guild.id, content_hash(message.content)
+        if await self.bot.db.read(lambda s: last_scored_hash(s, guild_id, message.id)) == digest:
             return  # an embed unfurled or a pin changed: nothing new to read
-        await self.handle(payload.message, edited=True)
+        await self.handle(message, edited=True)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        await self.catchup.run()
+
+    @commands.Cog.listener()
+    async def on_resumed(self) -> None:
+        await self.catchup.run()
 
     def _wanted(self, message: discord.Message) -> bool:
         return (message.guild is not None and not message.author.bot and message.webhook_id is None
@@ -68,6 +92,8 @@ class LiveScoring(commands.Cog):
     async def handle(self, message: discord.Message, *, edited: bool) -> None:
         if not self._wanted(message):
             return  # DMs, bots, webhooks, empty or attachment-only messages
+        if not edited and not self.catchup.first_sight(message.id):
+            return  # the catch-up after a reconnect and the gateway both delivered it
         async with self.bot.handling():
             await self._score_and_log(message, edited)
 
@@ -80,14 +106,21 @@ class LiveScoring(commands.Cog):
         incoming = Incoming(MessageRef(guild.id, message.channel.id, message.id, message.author.id),
                             message.content, edited=edited)
         try:
-            [outcome] = await self.bot.moderation.moderate([incoming], config)
+            outcome = await self.bot.moderation.moderate_live(incoming, config)
         except WorkerStopped:
             log.info("shutting down: message %d not scored", message.id)
             return
-        except DatabaseError:
-            log.exception("message %d scored but not logged", message.id)
+        except DatabaseError as exc:  # not a full or read-only database (those spool): e.g. locked too long
+            log.warning("message %d scored but not logged: %s", message.id, exc)
+            return
+        if isinstance(outcome, Unsaved):
+            if outcome.decision.flagged:  # moderators see it now; it gets its buttons once it is saved
+                await publish_unsaved(self.bot, guild, config, outcome)
             return
         if outcome.flag is None:
+            return
+        if not outcome.opened:  # an edit updated the message's pending flag
+            await refresh_modlog_message(self.bot, guild, outcome.flag)
             return
         await self.automod(message, config, outcome.decision, outcome.flag)
         await publish_flag(self.bot, guild, outcome.flag, config)
@@ -104,31 +137,48 @@ class LiveScoring(commands.Cog):
                 await message.delete()
                 actions.append("deleted by automod")
             except discord.HTTPException as exc:
-                log.warning("automod could not delete message %d: %s", message.id, describe_failure(exc))
+                log.warning("automod could not delete message %d: %s", message.id,
+                            describe_failure(exc, "delete the message"))
         minutes = max(rule.timeout_minutes for rule in rules)
         if minutes and isinstance(message.author, discord.Member):
             try:
                 await message.author.timeout(timedelta(minutes=minutes), reason=f"toxmod automod, flag #{flag.id}")
                 actions.append(f"timed out {minutes} min by automod")
             except discord.HTTPException as exc:
-                log.warning("automod could not time out %s: %s", message.author.id, describe_failure(exc))
+                log.warning("automod could not time out %s: %s", message.author.id,
+                            describe_failure(exc, "time out the author"))
         for action in actions:
             updated = await self.bot.db.write(functools.partial(
                 record_action, guild_id=flag.guild_id, flag_id=flag.id, actor_id=None, action=action, automod=True))
             flag.action_taken = updated.action_taken if updated else flag.action_taken
 
     async def report(self, interaction: discord.Interaction, message: discord.Message) -> None:
-        """Any member: score the message and always open a flag marked as reported."""
-        if interaction.guild is None:
+        """Any member: a message gets one open flag, which every further report joins; a member may file
+        `REPORT_LIMIT_PER_HOUR` reports an hour (moderators any number), so reports cannot be used to flood
+        the mod-log."""
+        guild, reporter = interaction.guild, interaction.user.id
+        if guild is None:
             raise app_commands.NoPrivateMessage()
         if not (message.content and message.content.strip()):
             raise UserInputError("That message has no text to report; please tell a moderator directly.")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        ref = MessageRef(interaction.guild.id, message.channel.id, message.id, message.author.id)
-        report = Incoming(ref, message.content, reported_by=interaction.user.id)
-        [outcome] = await self.bot.moderation.moderate([report])
+        limit, since = self.bot.settings.report_limit_per_hour, utcnow() - timedelta(hours=1)
+        earlier = await self.bot.db.read(lambda s: latest_flag_for_message(s, guild.id, message.id))
+        if earlier is not None and earlier.status is FlagStatus.PENDING and any(
+                r.reporter_id == reporter for r in earlier.reports):
+            raise UserInputError(f"You already reported this message (flag #{earlier.id}); the moderators have it.")
+        if not interaction.permissions.manage_messages and await self.bot.db.read(
+                lambda s: reports_since(s, guild.id, reporter, since)) >= limit:
+            raise UserInputError(f"You have sent {limit} reports in the last hour, the most one member can; "
+                                 "thank you — please try again later, or contact a moderator directly.")
+        ref = MessageRef(guild.id, message.channel.id, message.id, message.author.id)
+        [outcome] = await self.bot.moderation.moderate([Incoming(ref, message.content, reported_by=reporter)])
         flag = outcome.flag
-        assert flag is not None  # a report always opens a flag
-        await publish_flag(self.bot, interaction.guild, flag)
-        await interaction.followup.send(f"Thanks — the moderators have been notified (flag #{flag.id}).",
-                                        ephemeral=True)
+        assert flag is not None  # a report always opens a flag or joins the open one
+        if outcome.opened:
+            await publish_flag(self.bot, guild, flag)
+            answer = f"Thanks — the moderators have been notified (flag #{flag.id})."
+        else:
+            await refresh_modlog_message(self.bot, guild, flag)
+            answer = f"Thanks — your report was added to flag #{flag.id}, which the moderators already have."
+        await interaction.followup.send(answer, ephemeral=True)

@@ -1,5 +1,6 @@
-"""The model, for admins: what is serving and how it measures (`/model info`), switching models without a
-restart (`/model reload`), and retraining from this server's verdicts (`/model retrain`, `/model status`,
+"""The model: what is serving and how it measures in this server (`/model info`, server admins), and the
+process-wide controls, for the bot's owner only since they change every server's model: switching models
+without a restart (`/model reload`), retraining from a server's verdicts (`/model retrain`, `/model status`,
 then Promote or Discard under the report)."""
 
 from __future__ import annotations
@@ -8,21 +9,23 @@ import asyncio
 import json
 import logging
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import discord
 from discord.ext import commands
 
 from bot.discord.app import ToxmodBot
-from bot.discord.checks import ADMIN, GuardedGroup, guild_of
-from bot.discord.errors import UserInputError, missing_permissions, send_ephemeral
+from bot.discord.checks import ADMIN, OWNER_ONLY, GuardedGroup, guild_of, is_owner, require_owner
+from bot.discord.errors import UserInputError, acknowledge, send_ephemeral
 from bot.discord.model import retrain
 from bot.discord.review.embeds import describe_failure
 from bot.model.info import ModelNotFoundError
 from bot.model.registry import PromotionRefused, promote
 from bot.model.report import Comparison, ModelReport
 from bot.moderation.feedback import feedback_rows, reviewed_flags, write_feedback_csv
-from bot.storage.repository import audit
+from bot.storage.models import utcnow
+from bot.storage.repository import audit, flag_counts_since, modlog_backlog
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +48,11 @@ class ModelAdmin(commands.Cog):
     @model.command(name="retrain", description="Train a candidate from this server's verdicts (runs in the background)")
     async def model_retrain(self, interaction: discord.Interaction) -> None:
         bot, guild = self.bot, guild_of(interaction)
+        await require_owner(interaction)
         job = self.retrain_job
         if job is not None and job.running:
             step = job.progress().get("step", 0)
             raise UserInputError(f"A retrain is already running ({job.name}, step {step}); see /model status.")
-        await interaction.response.defer(ephemeral=True, thinking=True)
         settings, name = bot.settings, retrain.candidate_name()
         flags = await bot.db.read(lambda s: reviewed_flags(s, guild.id))
         rows = feedback_rows(flags)
@@ -91,13 +94,14 @@ class ModelAdmin(commands.Cog):
             view = discord.utils.MISSING if job.error else retrain.candidate_view(job.name)
             await channel.send(embed=retrain.report_embed(job, comparison), view=view)
         except discord.HTTPException as exc:
-            log.warning("could not post the retrain report: %s", describe_failure(exc))
+            log.warning("could not post the retrain report: %s", describe_failure(exc, "post the retrain report"))
 
     @model.command(name="status", description="Progress of the running retrain, or how the last one ended")
     async def model_status(self, interaction: discord.Interaction) -> None:
+        await require_owner(interaction)
         job = self.retrain_job
         if job is None:
-            await interaction.response.send_message("No retrain has run since the bot started.", ephemeral=True)
+            await send_ephemeral(interaction, "No retrain has run since the bot started.")
             return
         if job.running:
             p = await asyncio.to_thread(job.progress)
@@ -110,11 +114,14 @@ class ModelAdmin(commands.Cog):
             text = f"Retrain `{job.name}` failed:\n```\n{job.error[-1500:]}\n```"
         else:
             text = f"Retrain `{job.name}` finished; its report is in the mod-log (Promote or Discard)."
-        await interaction.response.send_message(text, ephemeral=True)
+        await send_ephemeral(interaction, text)
 
     # -- /model ------------------------------------------------------------------------------------------
-    @model.command(name="info", description="Model version, metrics, thresholds, queue and throughput")
+    @model.command(name="info", description="The model serving this server, its thresholds here, and this "
+                                            "server's figures")
     async def model_info(self, interaction: discord.Interaction) -> None:
+        """What an admin of this server may know: its own traffic and mod-log, never another server's figures
+        or the host's paths; the bot's owner also sees the process-wide worker."""
         scorer, info = self.bot.scorer, self.bot.scorer.model.info
         embed = discord.Embed(title=f"Model {info.version}", colour=discord.Colour.blurple())
         report = ModelReport.from_metrics(info.metrics)
@@ -124,30 +131,40 @@ class ModelAdmin(commands.Cog):
         guild_id = guild_of(interaction).id
         thresholds = (await self.bot.moderation.policy(guild_id)).thresholds
         embed.add_field(name="Thresholds in force", value="\n".join(f"{k} {v:.2f}" for k, v in thresholds.items()))
-        embed.add_field(name="Worker", value=(f"queue {scorer.queue_depth}\n{scorer.messages_per_second():.1f} msg/s"
-                                              f"\n{scorer.scored_total} scored\nuptime {self.bot.uptime / 3600:.1f} h"))
-        failure = self.bot.modlog_failures.get(guild_id)
-        embed.add_field(name="Mod-log", value=f"⚠ {failure}" if failure else "OK", inline=False)
-        if self.bot.db.last_error:
-            embed.add_field(name="Database", value=f"⚠ {self.bot.db.last_error}", inline=False)
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        since = utcnow() - timedelta(days=1)
+        figures = await self.bot.db.read(lambda s: flag_counts_since(s, guild_id, since))
+        embed.add_field(name="This server, last 24 h", value=f"{figures['scored']} scored\n{figures['flags']} flagged")
+        if await is_owner(interaction):
+            embed.add_field(name="Worker (all servers)", value=(
+                f"queue {scorer.queue_depth}\n{scorer.messages_per_second():.1f} msg/s\n{scorer.scored_total} scored"
+                f"\nuptime {self.bot.uptime / 3600:.1f} h"))
+        unposted, reason = await self.bot.db.read(lambda s: modlog_backlog(s, guild_id))
+        embed.add_field(name="Mod-log", inline=False, value=(
+            f"⚠ {unposted} flags not posted yet ({reason or 'waiting'}); retried automatically" if unposted else "OK"))
+        if self.bot.db.health:
+            embed.add_field(name="Database", value=f"⚠ {self.bot.db.health}", inline=False)
+        await send_ephemeral(interaction, embed=embed)
 
     @model.command(name="reload", description="Switch to the model models/current names, without a restart")
     async def model_reload(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await require_owner(interaction)
         try:
             old, new = await self.bot.moderation.reload_model(self.bot.settings)
         except (ModelNotFoundError, OSError, ValueError) as exc:
-            raise UserInputError(f"Reload failed, still using {self.bot.scorer.model.version}: {exc}") from exc
+            log.warning("model reload by %s failed: %s", interaction.user.id, exc)
+            raise UserInputError(f"Reload failed, still using {self.bot.scorer.model.version}: the model named by "
+                                 "models/current is missing or unreadable (the bot's log has the details).") from exc
         log.info("model reloaded by %s: %s -> %s", interaction.user.id, old, new)
         await interaction.followup.send(f"Model reloaded: {old} → {new}.", ephemeral=True)
 
     async def handle_candidate(self, interaction: discord.Interaction, action: str, name: str) -> None:
-        """Promote (refused when worse on shared validation) or Discard a retrained candidate; admins only."""
+        """Promote (refused when worse on shared validation) or Discard a retrained candidate: the bot's owner
+        only, since either changes what every server gets."""
         bot = self.bot
-        if interaction.guild is None or missing_permissions(interaction, manage_guild=True):
-            await send_ephemeral(interaction, "You need the Manage Server permission to do that.")
+        if interaction.guild is None or not await is_owner(interaction):
+            await send_ephemeral(interaction, OWNER_ONLY)
             return
+        await acknowledge(interaction)
         models_dir = Path(bot.settings.models_dir)
         if not (models_dir / name).is_dir():
             await send_ephemeral(interaction, f"Candidate `{name}` no longer exists.")
@@ -171,4 +188,4 @@ class ModelAdmin(commands.Cog):
         embed = interaction.message.embeds[0] if interaction.message and interaction.message.embeds else None
         if embed is not None:
             embed.set_field_at(len(embed.fields) - 1, name="Status", value=outcome, inline=False)
-        await interaction.response.edit_message(embed=embed, view=retrain.candidate_view(name, disabled=True))
+        await interaction.edit_original_response(embed=embed, view=retrain.candidate_view(name, disabled=True))

@@ -23,6 +23,7 @@ import discord
 
 from bot.discord.app import bot_of
 from bot.model.report import Comparison
+from bot.moderation.feedback import FEEDBACK_CSV
 
 if TYPE_CHECKING:
     from bot.discord.model.cog import ModelAdmin
@@ -51,6 +52,11 @@ class RetrainJob:
     @property
     def running(self) -> bool:
         return self.returncode is None
+
+    @property
+    def feedback_csv(self) -> Path:
+        """The verdicts' texts for the child: deleted once it exits, so no copy outlives their erasure."""
+        return self.run_dir / FEEDBACK_CSV
 
     def progress(self) -> dict:
         try:
@@ -89,13 +95,20 @@ async def start_process(job: RetrainJob, command: list[str], threads: int) -> No
         job.process = await asyncio.create_subprocess_exec(
             *command, stdout=log_file, stderr=asyncio.subprocess.STDOUT, env=env,
             preexec_fn=lambda: os.nice(NICENESS))
+    except BaseException:
+        job.feedback_csv.unlink(missing_ok=True)  # no child will read it
+        raise
     finally:
         log_file.close()
 
 
 async def wait(job: RetrainJob) -> None:
+    """Wait for the child to exit, then delete its feedback export (it read the texts at its start)."""
     assert job.process is not None
-    job.returncode = await job.process.wait()
+    try:
+        job.returncode = await job.process.wait()
+    finally:
+        job.feedback_csv.unlink(missing_ok=True)
     if job.returncode != 0:
         job.error = job.log_tail(3) or f"exit status {job.returncode}"
 

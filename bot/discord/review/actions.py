@@ -13,10 +13,11 @@ from datetime import timedelta
 import discord
 
 from bot.discord.app import ToxmodBot, bot_of
-from bot.discord.errors import NotFoundError, UserInputError, missing_permissions, send_ephemeral
+from bot.discord.errors import NotFoundError, UserInputError, acknowledge, missing_permissions, send_ephemeral
 from bot.discord.review.embeds import describe_failure, flag_embed
 from bot.discord.review.modlog import refresh_modlog_message
 from bot.discord.review.views import flag_view, timeout_view, verdict_view
+from bot.storage.database import DatabaseUnavailable
 from bot.storage.models import Flag, FlagStatus
 from bot.storage.repository import get_flag, record_action, relabel_flag, review_flag
 
@@ -47,7 +48,7 @@ async def delete_flagged_message(bot: ToxmodBot, guild: discord.Guild, flag: Fla
     except discord.NotFound:
         action = "message was already deleted"
     except discord.HTTPException as exc:
-        raise UserInputError(f"Could not delete the message: {describe_failure(exc)}.") from exc
+        raise UserInputError(f"Could not delete the message: {describe_failure(exc, 'delete the message')}.") from exc
     return _found(await bot.db.write(lambda s: record_action(s, guild.id, flag.id, actor_id, action)), flag.id)
 
 
@@ -62,7 +63,7 @@ async def timeout_author(bot: ToxmodBot, guild: discord.Guild, flag: Flag, actor
     except discord.NotFound as exc:
         raise UserInputError("The author is no longer a member of this server.") from exc
     except discord.HTTPException as exc:
-        raise UserInputError(f"Could not time out the author: {describe_failure(exc)}.") from exc
+        raise UserInputError(f"Could not time out the author: {describe_failure(exc, 'time out the author')}.") from exc
     action = f"author timed out {minutes} min"
     return _found(await bot.db.write(lambda s: record_action(s, guild.id, flag.id, actor.id, action, minutes=minutes)),
                   flag.id)
@@ -81,6 +82,8 @@ async def handle_button(interaction: discord.Interaction, action: str, flag_id: 
         await _handle_button(bot, interaction, action, flag_id)
     except (NotFoundError, UserInputError) as exc:
         await send_ephemeral(interaction, str(exc))
+    except DatabaseUnavailable as exc:
+        await send_ephemeral(interaction, f"Nothing was saved: {exc}. Please try again in a moment.")
 
 
 async def _handle_button(bot: ToxmodBot, interaction: discord.Interaction, action: str, flag_id: int) -> None:
@@ -91,10 +94,10 @@ async def _handle_button(bot: ToxmodBot, interaction: discord.Interaction, actio
     if missing_permissions(interaction, **{needed: True}):
         log.warning("refused %s on flag %d by %s: lacks %s", action, flag_id, interaction.user.id, needed)
         raise UserInputError(f"You need the {needed.replace('_', ' ').title()} permission to do that.")
+    await acknowledge(interaction)  # the database may make us wait longer than Discord's 3 s
     flag = await load_flag(bot, guild.id, flag_id)
     if action == "timeout":
-        await interaction.response.send_message(f"Time out <@{flag.author_id}> for how long?",
-                                                view=timeout_view(flag.id), ephemeral=True)
+        await send_ephemeral(interaction, f"Time out <@{flag.author_id}> for how long?", view=timeout_view(flag.id))
         return
     if action in ("confirm", "dismiss"):
         if flag.status is not FlagStatus.PENDING:
@@ -103,7 +106,7 @@ async def _handle_button(bot: ToxmodBot, interaction: discord.Interaction, actio
         flag = await review(bot, guild.id, flag.id, status, interaction.user.id)
     else:
         flag = await delete_flagged_message(bot, guild, flag, interaction.user.id)
-    await interaction.response.edit_message(embed=flag_embed(flag), view=flag_view(flag))
+    await interaction.edit_original_response(embed=flag_embed(flag), view=flag_view(flag))
     if action == "confirm":  # one click confirms; correcting the labels is optional
         assert flag.verdict_labels is not None  # review_flag sets them on every verdict
         await interaction.followup.send(f"Flag #{flag.id} confirmed as {', '.join(flag.verdict_labels)}. "
@@ -116,13 +119,18 @@ async def handle_verdict_labels(interaction: discord.Interaction, flag_id: int, 
     if guild is None or missing_permissions(interaction, manage_messages=True):
         await send_ephemeral(interaction, "You need the Manage Messages permission to do that.")
         return
-    flag = await bot.db.write(lambda s: relabel_flag(s, guild.id, flag_id, labels, interaction.user.id))
+    await acknowledge(interaction)
+    try:
+        flag = await bot.db.write(lambda s: relabel_flag(s, guild.id, flag_id, labels, interaction.user.id))
+    except DatabaseUnavailable as exc:
+        await send_ephemeral(interaction, f"Nothing was saved: {exc}. Please try again in a moment.")
+        return
     if flag is None:
         await send_ephemeral(interaction, f"Flag #{flag_id} is not a confirmed flag in this server.")
         return
     assert flag.verdict_labels is not None  # relabel_flag always sets them
-    await interaction.response.edit_message(content=f"Flag #{flag.id} labelled {', '.join(flag.verdict_labels)}.",
-                                            view=None)
+    await interaction.edit_original_response(content=f"Flag #{flag.id} labelled {', '.join(flag.verdict_labels)}.",
+                                             view=None)
     await refresh_modlog_message(bot, guild, flag)
 
 
@@ -132,10 +140,14 @@ async def handle_timeout_choice(interaction: discord.Interaction, flag_id: int, 
         guild = interaction.guild
         if guild is None or missing_permissions(interaction, moderate_members=True):
             raise UserInputError("You need the Moderate Members permission to do that.")
+        await acknowledge(interaction)
         flag = await timeout_author(bot, guild, await load_flag(bot, guild.id, flag_id), interaction.user, minutes)
     except (NotFoundError, UserInputError) as exc:
         await send_ephemeral(interaction, str(exc))
         return
-    await interaction.response.edit_message(content=f"<@{flag.author_id}> timed out for {minutes} minutes.",
-                                            view=None)
+    except DatabaseUnavailable as exc:
+        await send_ephemeral(interaction, f"Nothing was saved: {exc}. Please try again in a moment.")
+        return
+    await interaction.edit_original_response(content=f"<@{flag.author_id}> timed out for {minutes} minutes.",
+                                             view=None)
     await refresh_modlog_message(bot, guild, flag)

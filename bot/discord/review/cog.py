@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from bot.discord.app import ToxmodBot
 from bot.discord.checks import MODERATOR, GuardedGroup, guarded, guild_of
+from bot.discord.errors import acknowledge, send_ephemeral
 from bot.discord.review import actions
 from bot.discord.review.actions import load_flag, review
 from bot.discord.review.embeds import flag_embed, shown_labels, spoiler_safe
-from bot.discord.review.modlog import refresh_modlog_message
+from bot.discord.review.modlog import publish_flag, refresh_modlog_message
 from bot.labels import LABELS
+from bot.storage.database import DatabaseError
 from bot.storage.models import Flag, FlagStatus, utcnow
-from bot.storage.repository import flag_counts_since, list_flags, member_history
+from bot.storage.repository import flag_counts_since, flags_due_for_posting, list_flags, member_history
 
 PAGE = 10
+DELIVERY_INTERVAL = 15.0  # seconds between looks for flags whose mod-log post is due again
+DELIVERY_BATCH = 50
+log = logging.getLogger(__name__)
 
 
 def flag_line(flag: Flag) -> str:
@@ -55,8 +61,9 @@ class FlagPages(discord.ui.View):
 
     async def _turn(self, interaction: discord.Interaction, step: int) -> None:
         self.page = min(max(self.page + step, 0), self.pages - 1)
+        await acknowledge(interaction)
         embed = await self.render()
-        await interaction.response.edit_message(embed=embed, view=self)
+        await interaction.edit_original_response(embed=embed, view=self)
 
     @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary)
     async def previous(self, interaction: discord.Interaction, _button: discord.ui.Button) -> None:
@@ -72,6 +79,32 @@ class Review(commands.Cog):
 
     def __init__(self, bot: ToxmodBot) -> None:
         self.bot = bot
+        self.deliver.start()
+
+    async def cog_unload(self) -> None:
+        self.deliver.cancel()
+
+    @tasks.loop(seconds=DELIVERY_INTERVAL)
+    async def deliver(self) -> None:
+        """Flags whose mod-log post failed (any error: missing permission, deleted channel, rate limit,
+        outage) are retried until posted, each on its own backoff (see `set_modlog_post`)."""
+        guild_ids = [guild.id for guild in self.bot.guilds]
+        if not guild_ids:
+            return
+        try:
+            now = discord.utils.utcnow()
+            due = await self.bot.db.read(lambda s: flags_due_for_posting(s, guild_ids, DELIVERY_BATCH, now))
+        except DatabaseError as exc:
+            log.warning("mod-log delivery skipped: %s", exc)
+            return
+        for flag in due:
+            guild = self.bot.get_guild(flag.guild_id) if flag.guild_id else None
+            if guild is not None:
+                await publish_flag(self.bot, guild, flag)
+
+    @deliver.before_loop
+    async def _ready(self) -> None:
+        await self.bot.wait_until_ready()
 
     @flags.command(name="list", description="List flags, newest first")
     @app_commands.describe(status="only flags in this state", member="only this member's", channel="only this channel")
@@ -81,7 +114,7 @@ class Review(commands.Cog):
                  "author_id": member.id if member else None, "channel_id": channel.id if channel else None}
         pages = FlagPages(self.bot, interaction.user.id, query)
         embed = await pages.render()
-        await interaction.response.send_message(embed=embed, view=pages, ephemeral=True)
+        await send_ephemeral(interaction, embed=embed, view=pages)
 
     @flags.command(name="show", description="Show one flag")
     async def flags_show(self, interaction: discord.Interaction, id: int) -> None:
@@ -89,13 +122,12 @@ class Review(commands.Cog):
         embed = flag_embed(flag)
         if flag.modlog_error:
             embed.add_field(name="Mod-log", value=f"not posted: {flag.modlog_error}", inline=False)
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await send_ephemeral(interaction, embed=embed)
 
     async def _review(self, interaction: discord.Interaction, id: int, status: FlagStatus, note: str | None) -> None:
         guild = guild_of(interaction)
         flag = await review(self.bot, guild.id, id, status, interaction.user.id, note)
-        await interaction.response.send_message(f"Flag #{flag.id} {status.value}.", embed=flag_embed(flag),
-                                                ephemeral=True)
+        await send_ephemeral(interaction, f"Flag #{flag.id} {status.value}.", embed=flag_embed(flag))
         await refresh_modlog_message(self.bot, guild, flag)
 
     @flags.command(name="confirm", description="Confirm a flag: the message broke the rules")
@@ -115,7 +147,7 @@ class Review(commands.Cog):
                               description="\n".join(flag_line(f) for f in history["latest"]) or "No flags.")
         embed.add_field(name="Messages scored", value=str(history["scored"]))
         embed.add_field(name="Flags", value=f"{history['flags']} ({counts})")
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await send_ephemeral(interaction, embed=embed)
 
     @app_commands.command(name="scan", description="Score a text: all six labels and whether it would be flagged")
     @guarded(**MODERATOR)
@@ -132,7 +164,7 @@ class Review(commands.Cog):
                                               f"{policy.thresholds[label]:.2f}){mark}")
         embed.add_field(name="Top two", value=", ".join(f"{lb} {p:.2f}" for lb, p in decision.top), inline=False)
         embed.set_footer(text=f"model {decision.model_version}")
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await send_ephemeral(interaction, embed=embed)
 
     @app_commands.command(name="stats", description="Messages scored, flags per label, confirm and dismiss rates")
     @guarded(**MODERATOR)
@@ -149,7 +181,7 @@ class Review(commands.Cog):
         embed.add_field(name="Dismissed", value="n/a" if rate is None else f"{100 * rate:.0f}%")
         embed.add_field(name="Flags per label", inline=False,
                         value="\n".join(f"{label}: {n}" for label, n in figures["per_label"].items()))
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await send_ephemeral(interaction, embed=embed)
 
     # -- the mod-log's buttons and selects (views.py) hand their clicks to these ---------------------------
     async def handle_button(self, interaction: discord.Interaction, action: str, flag_id: int) -> None:

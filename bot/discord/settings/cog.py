@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
@@ -12,17 +13,16 @@ from discord.ext import commands, tasks
 
 from bot.discord.app import ToxmodBot
 from bot.discord.checks import ADMIN, GuardedGroup, guild_of
-from bot.discord.errors import UserInputError
+from bot.discord.errors import UserInputError, send_ephemeral
 from bot.discord.review.modlog import publish_flag
 from bot.discord.settings.common import Label, update_settings
+from bot.moderation.feedback import remove_feedback_exports, runs_dir
 from bot.moderation.guild_config import AutomodRule
 from bot.storage.database import DatabaseError
-from bot.storage.models import utcnow
-from bot.storage.repository import add_exemption, audit, erase_texts, remove_exemption, unposted_flags
+from bot.storage.models import Flag, utcnow
+from bot.storage.repository import add_exemption, audit, erase_texts, flags_to_repost, remove_exemption
 
 log = logging.getLogger(__name__)
-
-REPOST_LIMIT = 25
 
 
 class ServerSettings(commands.Cog):
@@ -43,13 +43,14 @@ class ServerSettings(commands.Cog):
         """Retention: flag texts older than RETENTION_DAYS are erased daily (verdicts and scores stay)."""
         cutoff = utcnow() - timedelta(days=self.bot.settings.retention_days)
         try:
-            erased = await self.bot.db.write(lambda s: erase_texts(s, before=cutoff))
-        except DatabaseError:
-            log.exception("retention purge failed; will try again tomorrow")
+            erased = await self.bot.db.erase(lambda s: erase_texts(s, before=cutoff))
+        except DatabaseError as exc:
+            log.error("retention purge failed (%s); will try again tomorrow", exc)
             return
-        if erased:
-            log.info("retention: erased the text of %d flags older than %d days", erased,
-                     self.bot.settings.retention_days)
+        exports = await asyncio.to_thread(remove_feedback_exports, runs_dir(self.bot.settings.models_dir))
+        if erased or exports:
+            log.info("retention: erased the text of %d flags older than %d days; removed %d retrain feedback exports",
+                     erased, self.bot.settings.retention_days, exports)
 
     @purge_old_texts.before_loop
     async def _wait_until_ready(self) -> None:
@@ -59,11 +60,13 @@ class ServerSettings(commands.Cog):
     @privacy.command(name="forget", description="Erase every stored message text of a member in this server")
     async def privacy_forget(self, interaction: discord.Interaction, member: discord.User) -> None:
         guild_id = guild_of(interaction).id
-        erased = await self.bot.db.write(lambda s: erase_texts(s, guild_id=guild_id, author_id=member.id))
+        erased = await self.bot.db.erase(lambda s: erase_texts(s, guild_id=guild_id, author_id=member.id))
+        await asyncio.to_thread(remove_feedback_exports, runs_dir(self.bot.settings.models_dir))
         await self.bot.db.write(lambda s: audit(s, guild_id, interaction.user.id, "privacy_forget",
                                                 member_id=member.id, erased=erased))
-        await interaction.response.send_message(
-            f"Erased {erased} stored message texts of {member.mention}; verdicts and scores are kept.", ephemeral=True)
+        await send_ephemeral(
+            interaction,
+            f"Erased {erased} stored message texts of {member.mention}; verdicts and scores are kept.")
 
     async def _update(self, guild_id: int, actor_id: int, action: str, **changes: object) -> None:
         await update_settings(self.bot, guild_id, actor_id, action, **changes)
@@ -76,13 +79,16 @@ class ServerSettings(commands.Cog):
         if not (perms.view_channel and perms.send_messages and perms.embed_links):
             raise UserInputError(f"I need View Channel, Send Messages and Embed Links in {channel.mention}.")
         await self._update(guild.id, interaction.user.id, "modlog_set", modlog_channel_id=channel.id)
-        self.bot.modlog_failures.pop(guild.id, None)
-        await interaction.response.send_message(f"Flags will be posted in {channel.mention}.", ephemeral=True)
-        await self._repost_unposted(guild)
+        flags = await self.bot.db.read(lambda s: flags_to_repost(s, guild.id, channel.id))
+        more = f" Posting the {len(flags)} pending flags that are not there yet." if flags else ""
+        await send_ephemeral(interaction, f"Flags will be posted in {channel.mention}.{more}")
+        # in the background: hundreds of posts take a while under Discord's rate limits
+        task = asyncio.create_task(self._repost(guild, flags))
+        self.bot.background.add(task)
+        task.add_done_callback(self.bot.background.discard)
 
-    async def _repost_unposted(self, guild: discord.Guild) -> None:
-        """Pending flags that never reached a mod-log (none set, or it failed) are posted now."""
-        flags = await self.bot.db.read(lambda s: unposted_flags(s, guild.id, REPOST_LIMIT))
+    async def _repost(self, guild: discord.Guild, flags: list[Flag]) -> None:
+        """Pending flags not in the new mod-log (never posted, failed, or in a channel since replaced)."""
         for flag in flags:
             await publish_flag(self.bot, guild, flag)
 
@@ -104,7 +110,7 @@ class ServerSettings(commands.Cog):
             text = f"{target.mention} is now exempt." if changed else f"{target.mention} was already exempt."
         else:
             text = f"{target.mention} is scored again." if changed else f"{target.mention} was not exempt."
-        await interaction.response.send_message(text, ephemeral=True)
+        await send_ephemeral(interaction, text)
 
     @exempt.command(name="add", description="Never score messages in a channel or from a role")
     async def exempt_add(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None,
@@ -120,7 +126,7 @@ class ServerSettings(commands.Cog):
     async def exempt_list(self, interaction: discord.Interaction) -> None:
         config = await self.bot.moderation.guild_config(guild_of(interaction).id)
         lines = [f"<#{c}>" for c in sorted(config.exempt_channels)] + [f"<@&{r}>" for r in sorted(config.exempt_roles)]
-        await interaction.response.send_message("\n".join(lines) or "Nothing is exempt.", ephemeral=True)
+        await send_ephemeral(interaction, "\n".join(lines) or "Nothing is exempt.")
 
     # -- /automod ----------------------------------------------------------------------------------------
     @automod.command(name="show", description="Automatic actions per label (off unless set)")
@@ -131,7 +137,7 @@ class ServerSettings(commands.Cog):
                                    f"timeout {rule.timeout_minutes} min" if rule.timeout_minutes else ""]))
                      or "nothing")
                  for label, rule in config.automod.items()]
-        await interaction.response.send_message("\n".join(lines) or "Automod is off for every label.", ephemeral=True)
+        await send_ephemeral(interaction, "\n".join(lines) or "Automod is off for every label.")
 
     @automod.command(name="set", description="Delete and/or time out when a label passes a higher threshold")
     @app_commands.describe(threshold="score at which to act; 0 turns this label's automod off",
@@ -152,4 +158,4 @@ class ServerSettings(commands.Cog):
             rules[label] = AutomodRule(float(threshold), delete, timeout_minutes).to_json()
             text = f"Automod for `{label}` ≥ {threshold:.2f} set."
         await self._update(guild_id, interaction.user.id, "automod_set", automod=rules)
-        await interaction.response.send_message(text, ephemeral=True)
+        await send_ephemeral(interaction, text)

@@ -8,7 +8,7 @@ from discord.ext import commands
 
 from bot.discord.app import ToxmodBot
 from bot.discord.checks import ADMIN, GuardedGroup, guild_of
-from bot.discord.errors import missing_permissions
+from bot.discord.errors import acknowledge, missing_permissions, send_ephemeral
 from bot.discord.settings.common import Label, update_settings
 from bot.labels import LABELS
 from bot.moderation.feedback import Suggestion, reviewed_flags, suggest_thresholds
@@ -39,8 +39,7 @@ class Thresholds(commands.Cog):
         embed = discord.Embed(title="Flag thresholds", description="\n".join(lines), colour=discord.Colour.blurple())
         embed.set_footer(text=f"model {self.bot.scorer.model.version} · a message is flagged when any label "
                               "reaches its threshold")
-        await interaction.response.send_message(embed=embed, view=SuggestView(self, interaction.user.id),
-                                                ephemeral=True)
+        await send_ephemeral(interaction, embed=embed, view=SuggestView(self, interaction.user.id))
 
     async def suggestions(self, guild_id: int) -> tuple[list[Suggestion], int]:
         """Per-label thresholds from this guild's verdicts, and how many verdicts they rest on."""
@@ -56,12 +55,12 @@ class Thresholds(commands.Cog):
         config = await self.bot.moderation.guild_config(guild_id)
         await self._update(guild_id, interaction.user.id, "thresholds_set",
                            thresholds={**config.thresholds, label: float(value)})
-        await interaction.response.send_message(f"`{label}` threshold is now {value:.2f} here.", ephemeral=True)
+        await send_ephemeral(interaction, f"`{label}` threshold is now {value:.2f} here.")
 
     @thresholds.command(name="reset", description="Back to the model's calibrated thresholds")
     async def thresholds_reset(self, interaction: discord.Interaction) -> None:
         await self._update(guild_of(interaction).id, interaction.user.id, "thresholds_reset", thresholds={})
-        await interaction.response.send_message("Thresholds reset to the model's defaults.", ephemeral=True)
+        await send_ephemeral(interaction, "Thresholds reset to the model's defaults.")
 
 
 class SuggestView(discord.ui.View):
@@ -77,6 +76,7 @@ class SuggestView(discord.ui.View):
 
     @discord.ui.button(label="Suggest from verdicts", style=discord.ButtonStyle.primary)
     async def suggest(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await acknowledge(interaction)
         suggestions, verdicts = await self.cog.suggestions(guild_of(interaction).id)
         lines = []
         for sug in suggestions:
@@ -93,14 +93,15 @@ class SuggestView(discord.ui.View):
         embed.set_footer(text=f"from {verdicts} verdicts in this server; nothing changes until you apply")
         button.disabled = True
         self.apply.disabled = not self.proposed
-        await interaction.response.edit_message(embed=embed, view=self)
+        await interaction.edit_original_response(embed=embed, view=self)
 
     @discord.ui.button(label="Apply suggestions", style=discord.ButtonStyle.danger, disabled=True)
     async def apply(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         guild_id = guild_of(interaction).id
+        await acknowledge(interaction)
         config = await self.cog.bot.moderation.guild_config(guild_id)
         await self.cog._update(guild_id, interaction.user.id, "thresholds_apply_suggested",
                                thresholds={**config.thresholds, **self.proposed})
         button.disabled = True
         applied = ", ".join(f"{label} {value:.2f}" for label, value in self.proposed.items())
-        await interaction.response.edit_message(content=f"Applied: {applied}.", view=self)
+        await interaction.edit_original_response(content=f"Applied: {applied}.", view=self)

@@ -16,15 +16,6 @@ from bot.model.registry import resolve_model_dir
 from bot.moderation.policy import Policy
 
 
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch, models_dir: Path, db_url: str, tmp_path: Path) -> None:
-    """Settings come from the environment, as for a user with a .env; no real .env is read."""
-    monkeypatch.setenv("MODELS_DIR", str(models_dir))
-    monkeypatch.setenv("MODEL_DIR", "")
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.chdir(tmp_path)
-
-
 def rows(db_url: str, table: str) -> int:
     path = db_url.removeprefix("sqlite:///")
     if not Path(path).exists():
@@ -48,7 +39,8 @@ def test_score_jsonl_contract(capsys: pytest.CaptureFixture[str], models_dir: Pa
 
 def test_score_reads_stdin_one_message_per_line(monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO("i will kill you\nsee you at the raid\nｓｔｕｐｉｄ ｌｏｓｅｒ\n"))
+    stdin = "i will kill you\nsee you at the raid\nｓｔｕｐｉｄ ｌｏｓｅｒ\n".encode()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(stdin)))  # read as bytes, as replay reads
     assert main(["score", "--jsonl"]) == 0
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [o["flagged"] for o in out] == [True, False, True]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import discord
@@ -32,7 +33,8 @@ async def simcord_bot(bot_options: dict[str, object]) -> AsyncIterator[ToxmodBot
 
 @pytest.fixture
 async def world(simcord_env: simcord.Env) -> World:
-    """Guild Main (#general, #mod-log set as the mod-log, Mods and Admins roles) and guild Other beside it."""
+    """Guild Main (#general, #mod-log set as the mod-log, Mods and Admins roles; its admin owns the bot) and
+    guild Other beside it."""
     env = simcord_env
     await env.bot.tree.sync()
     g = env.create_guild("Main")
@@ -50,6 +52,8 @@ async def world(simcord_env: simcord.Env) -> World:
     other_mod = other.add_member(env.create_user("other-mod"), roles=[other_mods])
     other_member = other.add_member(env.create_user("carol"))
     await env.settle()
+    # the admin of Main also owns the bot (OWNER_IDS): the process-wide model controls are theirs
+    env.bot.settings = replace(env.bot.settings, owner_ids=str(admin.id))
     res = await admin.slash(general, "modlog set", channel=modlog)
     assert res.ephemeral and "will be posted" in res.response.content
     return World(env=env, g=g, general=general, modlog=modlog, alice=alice, bob=bob, mod=mod, admin=admin,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import re
+import time
+
+import emoji
 import pytest
 
-from bot.model.normalize import EXTRA_WORDS, Lexicon, match_key, normalize
+from bot.model.normalize import EXTRA_WORDS, MAX_EXPANDED_CHARS, MAX_INPUT_CHARS, Lexicon, match_key, normalize
 
 
 @pytest.mark.parametrize(
@@ -58,6 +63,13 @@ def test_emoji_become_words_and_other_scripts_survive() -> None:
     assert normalize("😂") != normalize("🖕")
 
 
+def test_a_run_of_one_emoji_counts_once_however_long() -> None:
+    assert normalize("🔪" * 5) == "kitchen knife"
+    assert normalize("😂 😂 😂 😂") == "face with tears of joy"
+    assert normalize("😂" * 2000) == "face with tears of joy"
+    assert normalize("🖕🔪🖕 ok") == "middle finger kitchen knife middle finger ok"  # different emoji all count
+
+
 @pytest.fixture(scope="module")
 def lexicon() -> Lexicon:
     """A small ranked vocabulary, most frequent first, as the model's WordPiece vocabulary would be."""
@@ -104,3 +116,58 @@ def test_spaced_letters_split_only_into_common_words() -> None:
     assert small.segment("youarebad") == "you are bad"
     assert small.segment("faggots") == "faggots"
     assert small.segment("xyzzy") == "xyzzy"
+
+
+def _different_emoji(n: int) -> str:
+    """n emoji with the longest all-letter names, never the same one twice in a row (the costliest kind)."""
+    plain = [e for e, data in emoji.EMOJI_DATA.items() if len(e) == 1 and re.fullmatch(r":[a-z_]+:", data["en"])]
+    names = sorted(plain, key=lambda e: -len(emoji.EMOJI_DATA[e]["en"]))
+    rng = random.Random(0)
+    return "".join(names[i % 2 * 100 + rng.randrange(100)] for i in range(n))
+
+
+# Messages built to be expensive: each fits in one Discord message (4,000 characters with Nitro).
+HOSTILE = {
+    "ligatures": "\ufdfa" * 2000,  # NFKC expands each to 18 characters
+    "zalgo": ("z" + "\u0301\u0302\u0303\u0304" * 20) * 48,
+    "one emoji": "😂" * 2000,
+    "different emoji": _different_emoji(4000),  # names of 20 to 40 letters each
+    "channel mentions": "<#1>" * 1000,  # each becomes "#channel"
+    "one long word": "ab" * 2000,
+    "leet run": "a" * 2000 + "$" * 1999 + "a",
+    "digit run": "1" * 3999 + "a",
+}
+
+
+@pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
+def test_no_message_normalises_past_the_cap(text: str, lexicon: Lexicon) -> None:
+    assert len(normalize(text, lexicon)) <= MAX_EXPANDED_CHARS
+    assert len(normalize(text * 10, lexicon)) <= MAX_EXPANDED_CHARS  # longer than Discord allows, too
+
+
+def test_hostile_messages_normalise_in_bounded_time(lexicon: Lexicon) -> None:
+    """Every step is linear in the capped text: before, 4,000 different emoji took 10 s, 1,000 channel
+    mentions 1 s (patterns that backtracked quadratically). The bound is loose for shared CI machines."""
+    start = time.perf_counter()
+    for text in HOSTILE.values():
+        normalize(text, lexicon)
+    assert time.perf_counter() - start < 3.0
+
+
+def test_text_longer_than_a_message_keeps_its_head_and_tail() -> None:
+    out = normalize("idiot " + "hello friend " * 1000 + "moron")
+    assert len(out) <= MAX_INPUT_CHARS
+    assert out.startswith("idiot hello") and out.endswith("hello friend moron")
+
+
+def test_the_longest_ordinary_message_is_not_cut() -> None:
+    sentence = "hello friend, thanks for the great game 🎉 see you at the raid! "
+    repeats = MAX_INPUT_CHARS // len(sentence)
+    out = normalize(sentence * repeats)
+    assert out == " ".join([normalize(sentence)] * repeats)
+    assert len(out) > MAX_INPUT_CHARS  # the emoji names grew it, and it was kept whole
+
+
+def test_match_key_is_not_capped() -> None:
+    """Keys of long dataset rows (Jigsaw has 5,000-character comments) must not move across the split."""
+    assert len(match_key("hello friend " * 1000)) == len("hello friend " * 1000) - 1

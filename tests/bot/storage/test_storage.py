@@ -105,8 +105,8 @@ def test_missing_database_directory_is_a_clear_error(tmp_path: Path) -> None:
         Database(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'x.db'}")
 
 
-def test_locked_database_fails_clearly_after_retries_and_writes_nothing(db_url: str) -> None:
-    database = Database(db_url, retries=1, lock_timeout=0.2).upgrade().start()
+def test_locked_database_fails_clearly_after_the_wait_budget_and_writes_nothing(db_url: str) -> None:
+    database = Database(db_url, lock_timeout=0.2).upgrade().start()
     database.engine.dispose()
     blocker = sqlite3.connect(db_url.removeprefix("sqlite:///"), timeout=0)
     blocker.execute("BEGIN EXCLUSIVE")
@@ -114,7 +114,7 @@ def test_locked_database_fails_clearly_after_retries_and_writes_nothing(db_url: 
         fut = database.submit(lambda s: record_score(s, MessageRef(guild_id=1), decision(0.9), "x"))
         with pytest.raises(DatabaseError, match="locked"):
             fut.result(timeout=60)
-        assert "locked" in (database.last_error or "")
+        assert database.health is None  # a lock is something to wait for, not an outage to spool through
     finally:
         blocker.rollback()
         blocker.close()
