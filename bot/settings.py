@@ -22,6 +22,9 @@ from dotenv import load_dotenv
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# the forward-pass engines a model folder can feed (bot/model/engines.py); named here so a bad
+# SCORE_ENGINE is refused with the other settings, before anything loads
+ENGINE_NAMES = ("torch-fp32", "torch-bf16", "onnx-fp32", "onnx-int8")
 
 
 class SettingsError(ValueError):
@@ -40,11 +43,14 @@ class Settings:
     models_dir: Path = PROJECT_ROOT / "models"
     model_dir: Path | None = None  # None: the model that models/current names
     data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"
+    score_engine: str | None = None  # None: the fastest engine measured on this machine (bot/model/tuning.py)
     score_threads: int | None = _setting(None, minimum=1)
     score_batch_max: int = _setting(64, minimum=1)
     score_batch_wait_ms: float = _setting(2.0, minimum=0)
     score_max_length: int = _setting(128, minimum=8, maximum=512)
-    bf16: bool | None = None  # None: use bf16 autocast only where the CPU computes bf16 natively
+    score_cache_size: int = _setting(10_000, minimum=0)  # repeated messages answered from memory; 0: off
+    tuning_cache: Path = Path.home() / ".cache" / "toxmod" / "engines.json"  # the measured engine choices
+    bf16: bool | None = None  # None: whichever of fp32 / bf16 measures faster; true / false pins torch's precision
     log_level: str = "INFO"
     retention_days: int = _setting(90, minimum=1)
     retrain_threads: int = _setting(1, minimum=1)
@@ -78,6 +84,9 @@ class Settings:
                 raise SettingsError(f"{f.name.upper()} must be {bounds}, got {value!r}")
         if any(not part.strip().isdigit() for part in self.owner_ids.split(",") if part.strip()):
             raise SettingsError(f"OWNER_IDS must be comma-separated Discord user ids, got {self.owner_ids!r}")
+        if self.score_engine is not None and self.score_engine not in ENGINE_NAMES:
+            raise SettingsError(f"SCORE_ENGINE must be one of {', '.join(ENGINE_NAMES)} or empty, "
+                                f"got {self.score_engine!r}")
         if self.log_level.upper() not in LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
 
@@ -136,5 +145,5 @@ def _parse(name: str, raw: str, hint: Any) -> object:
         except ValueError:
             raise SettingsError(f"{name} must be {_describe(kind)}, got {raw!r}") from None
     if kind is Path:
-        return Path(text)
+        return Path(text).expanduser()
     return raw

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
 from bot.model.classifier import ToxicityModel
 from bot.model.normalize import match_key
+from bot.model.onnx_export import build_onnx
 from bot.model.report import Comparison, ModelReport, compare_reports
 from training.config import TrainConfig
 from training.dataset import Prepared, prepare_data
@@ -32,6 +34,13 @@ class TrainResult:
     report: dict
     report_text: str
 
+
+
+def reference_scorer(model_dir: Path) -> ToxicityModel:
+    """Evaluation and calibration score with torch in fp32, whatever engine serves later: the figures
+    and thresholds stay the same on every machine, and faster engines are admitted only if they agree
+    with this reference (benchmarks/engine_agreement.py)."""
+    return ToxicityModel(model_dir, max_length=128, engine="torch-fp32", threads=torch.get_num_threads())
 
 def heldout_background(cfg: TrainConfig, data: Prepared, rows: int = 5000) -> list[str]:
     """Background chat never used in training or calibration, for the honest false-flag rate."""
@@ -80,7 +89,7 @@ def run_training(
     write_metadata(staging, metadata)
 
     settings = eval_settings or EvalSettings()
-    scorer = ToxicityModel(staging, max_length=128)
+    scorer = reference_scorer(staging)
     background = heldout_background(cfg, data)
     report = evaluate(scorer, data.val, background, settings, progress=progress)
     report_text = format_report(report)
@@ -92,6 +101,7 @@ def run_training(
         report_text += "\n" + (comparison.format() if comparison else "")
     write_metadata(staging, metadata)
     write_model_card(staging, metadata, report_text)
+    build_onnx(staging)
     write_json(cfg.run_dir / "report.json", metadata)
     shutil.rmtree(out_dir, ignore_errors=True)
     staging.rename(out_dir)
@@ -102,7 +112,7 @@ def run_training(
 def compare_with_init(init_model: Path, val: pd.DataFrame, background: list[str], settings: EvalSettings,
                       report: dict, progress: bool) -> dict:
     """The model we started from, evaluated on exactly the same validation rows and background chat."""
-    current = ToxicityModel(init_model, max_length=128)
+    current = reference_scorer(init_model)
     before = evaluate(current, val, background, settings, progress=progress)
     before.pop("thresholds")
     return compare_reports(ModelReport.from_metrics(before), ModelReport.from_metrics(report), current.version)
@@ -122,7 +132,7 @@ def recalibrate(model_dir: Path, settings: EvalSettings, data_dir: Path | None =
     thresholds (another target precision or background budget); metadata and card are rewritten in place."""
     meta = json.loads((model_dir / "metadata.json").read_text())
     cfg, data = _training_data(meta, data_dir)
-    report = evaluate(ToxicityModel(model_dir, max_length=128), data.val, heldout_background(cfg, data), settings,
+    report = evaluate(reference_scorer(model_dir), data.val, heldout_background(cfg, data), settings,
                       progress=progress)
     report_text = format_report(report)
     meta["thresholds"] = report.pop("thresholds")
@@ -142,7 +152,7 @@ def measure_as_shipped(model_dir: Path, split_of: Path, settings: EvalSettings, 
     is written to either model directory.
     """
     cfg, data = _training_data(json.loads((split_of / "metadata.json").read_text()), data_dir)
-    scorer = ToxicityModel(model_dir, max_length=128)
+    scorer = reference_scorer(model_dir)
     report = evaluate(scorer, data.val, heldout_background(cfg, data), settings, progress=progress,
                       thresholds=scorer.info.thresholds)
     return TrainResult(model_dir, report, format_report(report))

@@ -12,6 +12,7 @@ import math
 import os
 import random
 import time
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,6 @@ from tqdm import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
 from bot.labels import LABELS
-from bot.model.classifier import cpu_has_fast_bf16
 from bot.model.metrics import roc_auc
 from bot.model.normalize import Lexicon, normalize
 from training.config import RESUMABLE_CHANGES, TrainConfig
@@ -44,6 +44,18 @@ def pick_device(requested: str) -> torch.device:
     if requested.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {requested} was asked for but torch sees no CUDA device")
     return torch.device(requested)
+
+
+@cache
+def cpu_has_fast_bf16() -> bool:
+    """True where the CPU computes bf16 natively (AMX or AVX512-BF16); elsewhere torch emulates bf16 matmuls
+    hundreds of times slower than fp32. Training keeps this rule for its default; scoring measures instead
+    (bot/model/tuning.py), since a training run is too long to time alternatives first."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def use_bf16(device: torch.device, requested: bool | None) -> bool:

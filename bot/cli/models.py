@@ -1,4 +1,5 @@
-"""`toxmod model list|promote|rollback`: the models in models/, read from their metadata alone (no torch)."""
+"""`toxmod model list|build-engines|promote|rollback`: the models in models/, read from their metadata alone
+(no torch), except `build-engines`, which exports the ONNX files."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from bot.cli.common import load_settings
 def cmd_model_list(args: argparse.Namespace) -> int:
     from bot.model.registry import current_name, list_models
     from bot.model.report import ModelReport
+    from bot.model.tuning import cached_choices
 
-    models_dir = load_settings(args).models_dir
+    settings = load_settings(args)
+    models_dir = settings.models_dir
     try:
         current = current_name(models_dir)
     except FileNotFoundError:
@@ -26,6 +29,20 @@ def cmd_model_list(args: argparse.Namespace) -> int:
         print(f"{'*' if info.path.name == current else ' '} {info.path.name:<28} {info.version:<28} "
               f"{str(info.metadata.get('created', '?'))[:19]:<20} jigsaw AUC {jig if jig is not None else 'n/a'}  "
               f"background flagged {'n/a' if bg is None else f'{100 * bg:.2f}%'}")
+        engines = "; ".join(choice.describe() for choice in cached_choices(settings.tuning_cache, info.version))
+        print(f"    engine: {engines or 'not measured on this machine yet (chosen at its first load)'}")
+    return 0
+
+
+def cmd_model_build_engines(args: argparse.Namespace) -> int:
+    from bot.model.onnx_export import build_onnx
+    from bot.model.registry import list_models
+
+    models_dir = load_settings(args).models_dir
+    names = args.names or [info.path.name for info in list_models(models_dir)]
+    for name in names:
+        for path in build_onnx(models_dir / name):
+            print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
@@ -53,6 +70,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     msub = p.add_subparsers(dest="model_command", required=True)
     msub.add_parser("list", help="models with their validation figures; * marks the default").set_defaults(
         func=cmd_model_list)
+    be = msub.add_parser("build-engines", help="build the ONNX Runtime files of models (default: every model)")
+    be.add_argument("names", nargs="*", metavar="NAME")
+    be.set_defaults(func=cmd_model_build_engines)
     pr = msub.add_parser("promote", help="make NAME the default, unless it is worse on shared validation")
     pr.add_argument("name")
     pr.add_argument("--force", action="store_true", help="promote even if worse")

@@ -7,8 +7,7 @@ freshly trained model and the benchmark, so all of them score exactly the same w
 from __future__ import annotations
 
 import logging
-from contextlib import nullcontext
-from functools import cache
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +15,15 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from bot.labels import LABELS
+from bot.model import engines, tuning
+from bot.model.engines import ENGINE_NAMES
 from bot.model.info import ModelNotFoundError, read_model_info
 from bot.model.normalize import Lexicon, normalize
 from bot.model.registry import resolve_model_dir
+from bot.model.tuning import Choice
 from bot.settings import Settings
 
-__all__ = ["ModelNotFoundError", "ToxicityModel", "cpu_has_fast_bf16", "load_model"]
+__all__ = ["ENGINE_NAMES", "ModelNotFoundError", "ToxicityModel", "load_model"]
 
 log = logging.getLogger(__name__)
 
@@ -40,22 +42,8 @@ BUCKET_ROWS = 16
 MAX_WINDOWS = 4
 
 
-@cache
-def cpu_has_fast_bf16() -> bool:
-    """True where the CPU computes bf16 natively (AMX or AVX512-BF16).
-
-    Elsewhere PyTorch emulates bf16 matmuls and they run hundreds of times slower than fp32 (measured on
-    an AMD EPYC without AVX512: 0.0003 vs 0.14 TFLOP/s), so autocast must be chosen, not assumed.
-    """
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
 class ToxicityModel:
-    """A loaded classifier: normalisation, windowed tokenisation, forward pass, sigmoid.
+    """A loaded classifier: normalisation, windowed tokenisation, forward pass (the measured engine), sigmoid.
 
     Not thread-safe by design: one worker thread owns an instance (see worker.py).
     """
@@ -66,30 +54,78 @@ class ToxicityModel:
         *,
         max_length: int = 128,
         stride: int = 32,
-        bf16: bool | None = None,
+        engine: str | None = None,
         threads: int | None = None,
+        bf16: bool | None = None,
+        tuning_cache: Path | None = None,
     ) -> None:
+        """`engine` (one of ENGINE_NAMES), `threads` and `bf16` pin what they name; what is left open is
+        measured on this machine (cached in `tuning_cache`), see tuning.py."""
         self.info = read_model_info(model_dir)
-        if threads:
-            torch.set_num_threads(threads)
+        self.path = Path(model_dir)
         self.max_length = max_length
         # overlap between windows; never more than half a window, so every window still moves forward
         self.stride = min(stride, (max_length - 2) // 2)
-        self.bf16 = cpu_has_fast_bf16() if bf16 is None else bf16
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-            self.model = AutoModelForSequenceClassification.from_pretrained(
-                model_dir, local_files_only=True, dtype=torch.float32
-            )
         except Exception as exc:  # whatever the libraries raise for a corrupt file: one clear error for all
             raise ModelNotFoundError.unloadable(model_dir, exc) from exc
-        self.model.eval()
         self.lexicon = Lexicon.from_vocab(self.tokenizer.get_vocab())
-        log.info("loaded model %s from %s (bf16=%s)", self.info.version, model_dir, self.bf16)
+        self._torch_model: torch.nn.Module | None = None
+        candidates = self._candidates(engine, threads, bf16)
+        if len(candidates) == 1:
+            self.choice = Choice(*candidates[0], source="set")
+        else:
+            key = tuning.cache_key(self.version, max_length, engines.available(model_dir))
+            self.choice = tuning.choose(candidates, self._time_one, key=key, cache_path=tuning_cache)
+        self.engine = self._engine(self.choice.engine, self.choice.threads)
+        log.info("loaded model %s from %s: %s", self.version, model_dir, self.choice.describe())
+
+    def _candidates(self, engine: str | None, threads: int | None, bf16: bool | None) -> list[tuple[str, int]]:
+        if engine is not None and engine not in ENGINE_NAMES:
+            raise ValueError(f"unknown scoring engine {engine!r}; one of {', '.join(ENGINE_NAMES)}")
+        names = [engine] if engine else engines.available(self.path)
+        if bf16 is not None and engine is None:  # BF16 picks within torch: on, or never
+            names = ["torch-bf16"] if bf16 else [n for n in names if n != "torch-bf16"]
+        missing = [n for n in names if n not in engines.available(self.path)]
+        if missing:
+            raise ModelNotFoundError(f"engine {missing[0]} needs {engines.ONNX_FILES[missing[0]]} in {self.path} "
+                                     "(build it with `toxmod model build-engines`)")
+        return [(name, n) for name in names for n in tuning.thread_options(threads)]
+
+    def _engine(self, name: str, threads: int) -> engines.Engine:
+        torch_model = self._load_torch() if name.startswith("torch") else None
+        try:
+            return engines.make_engine(name, self.path, torch_model, threads)
+        except Exception as exc:
+            raise ModelNotFoundError.unloadable(self.path, exc) from exc
+
+    def _load_torch(self) -> torch.nn.Module:
+        if self._torch_model is None:
+            try:
+                model = AutoModelForSequenceClassification.from_pretrained(
+                    self.path, local_files_only=True, dtype=torch.float32)
+            except Exception as exc:
+                raise ModelNotFoundError.unloadable(self.path, exc) from exc
+            self._torch_model = model.eval()
+        return self._torch_model
+
+    def _time_one(self, name: str, threads: int, first: bool) -> float:
+        """Seconds for one pass of the timing sample through one candidate engine (tuning.choose)."""
+        if first:
+            self.engine = self._engine(name, threads)
+        start = time.perf_counter()
+        self.predict(list(tuning.SAMPLE) * 4)
+        return time.perf_counter() - start
 
     @property
     def version(self) -> str:
         return self.info.version
+
+    def normalize(self, text: str) -> str:
+        """What the model reads of a text (see normalize.py); equal outputs score equally, which is what
+        the worker's repeat cache keys on."""
+        return normalize(text, self.lexicon)
 
     def predict(self, texts: list[str]) -> np.ndarray:
         """Probabilities of shape (len(texts), 6).
@@ -98,8 +134,12 @@ class ToxicityModel:
         its windows (see `windows`), so an insult at the end of a 4,000-character message still counts.
         Empty texts score zero without touching the model.
         """
-        out = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
-        windows, owners = self.windows(texts)
+        return self.predict_normalized([self.normalize(t) for t in texts])
+
+    def predict_normalized(self, normalized: list[str]) -> np.ndarray:
+        """`predict` for texts already through `normalize`."""
+        out = np.zeros((len(normalized), len(LABELS)), dtype=np.float32)
+        windows, owners = self._windows(normalized)
         if not windows:
             return out
         probs = np.zeros((len(windows), len(LABELS)), dtype=np.float32)
@@ -117,7 +157,9 @@ class ToxicityModel:
         one message is bounded (normalisation bounds the characters, this the forward passes). An empty
         text gets none.
         """
-        normalized = [normalize(t, self.lexicon) for t in texts]
+        return self._windows([self.normalize(t) for t in texts])
+
+    def _windows(self, normalized: list[str]) -> tuple[list[list[int]], list[int]]:
         live = [i for i, t in enumerate(normalized) if t]
         if not live:
             return [], []
@@ -142,15 +184,13 @@ class ToxicityModel:
 
     def _forward(self, windows: list[list[int]]) -> np.ndarray:
         width = max(len(w) for w in windows)
-        input_ids = torch.full((len(windows), width), self.tokenizer.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(windows), width), dtype=torch.long)
+        input_ids = np.full((len(windows), width), self.tokenizer.pad_token_id, dtype=np.int64)
+        attention_mask = np.zeros((len(windows), width), dtype=np.int64)
         for row, window in enumerate(windows):
-            input_ids[row, : len(window)] = torch.tensor(window)
+            input_ids[row, : len(window)] = window
             attention_mask[row, : len(window)] = 1
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16 else nullcontext()
-        with torch.inference_mode(), autocast:
-            logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-        return torch.sigmoid(logits.float()).numpy()
+        logits = self.engine.logits(input_ids, attention_mask)
+        return 1.0 / (1.0 + np.exp(-logits))
 
 
 def load_model(settings: Settings) -> ToxicityModel:
@@ -158,6 +198,8 @@ def load_model(settings: Settings) -> ToxicityModel:
     return ToxicityModel(
         resolve_model_dir(settings.models_dir, settings.model_dir),
         max_length=settings.score_max_length,
-        bf16=settings.bf16,
+        engine=settings.score_engine,
         threads=settings.score_threads,
+        bf16=settings.bf16,
+        tuning_cache=settings.tuning_cache,
     )

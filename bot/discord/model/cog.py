@@ -134,10 +134,13 @@ class ModelAdmin(commands.Cog):
         since = utcnow() - timedelta(days=1)
         figures = await self.bot.db.read(lambda s: flag_counts_since(s, guild_id, since))
         embed.add_field(name="This server, last 24 h", value=f"{figures['scored']} scored\n{figures['flags']} flagged")
+        embed.add_field(name="Engine", value=scorer.model.choice.describe(), inline=False)
         if await is_owner(interaction):
+            rate = scorer.cache_hit_rate
+            cache = "off" if not scorer.cache_size else "no lookups yet" if rate is None else f"{100 * rate:.0f}% hits"
             embed.add_field(name="Worker (all servers)", value=(
                 f"queue {scorer.queue_depth}\n{scorer.messages_per_second():.1f} msg/s\n{scorer.scored_total} scored"
-                f"\nuptime {self.bot.uptime / 3600:.1f} h"))
+                f"\nrepeat cache {cache}\nuptime {self.bot.uptime / 3600:.1f} h"))
         unposted, reason = await self.bot.db.read(lambda s: modlog_backlog(s, guild_id))
         embed.add_field(name="Mod-log", inline=False, value=(
             f"⚠ {unposted} flags not posted yet ({reason or 'waiting'}); retried automatically" if unposted else "OK"))

@@ -13,4 +13,5 @@ def _env(monkeypatch: pytest.MonkeyPatch, models_dir: Path, db_url: str, tmp_pat
     monkeypatch.setenv("MODELS_DIR", str(models_dir))
     monkeypatch.setenv("MODEL_DIR", "")
     monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("TUNING_CACHE", str(tmp_path / "engines.json"))
     monkeypatch.chdir(tmp_path)

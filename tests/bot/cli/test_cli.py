@@ -129,3 +129,13 @@ def test_bot_commands_without_a_token_point_at_env_example(
     assert main([command]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("toxmod: DISCORD_TOKEN is not set") and ".env.example" in err
+
+
+def test_model_list_shows_the_engine_measured_at_first_load(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["model", "list"]) == 0
+    assert "engine: not measured on this machine yet" in capsys.readouterr().out
+    assert main(["score", "hello"]) == 0  # the first load measures and remembers
+    capsys.readouterr()
+    assert main(["model", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "engine: not measured" not in listed and "measured earlier on this machine" in listed

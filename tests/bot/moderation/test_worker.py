@@ -70,3 +70,31 @@ def test_failed_swap_keeps_the_old_model(worker: ScoringWorker, tmp_path: Path) 
     with pytest.raises(ModelNotFoundError):
         fut.result(timeout=10)
     assert worker.score_many([CLEAN])[0].model_version == "tiny-v1"
+
+
+def test_repeats_are_answered_from_the_cache_until_the_model_changes(
+        model: ToxicityModel, tiny_model_dir: Path) -> None:
+    worker = ScoringWorker(model, max_batch=64, max_wait_ms=0, cache_size=2).start()
+    try:
+        first = worker.score_many([TOXIC, CLEAN])
+        assert worker.cache_hits == 0 and worker.cache_lookups == 2
+        # the same text, and one that normalises to it (fullwidth letters): both hits, same scores
+        again = worker.score_many([TOXIC, "ｙｏｕ аrе а ѕtuрid idiot"])
+        assert worker.cache_hits == 2 and again[0].values == first[0].values == again[1].values
+        worker.score_many(["gg", "lol"])  # the cache holds two texts: TOXIC and CLEAN are forgotten
+        worker.score_many([TOXIC])
+        assert worker.cache_hits == 2 and worker.cache_hit_rate == pytest.approx(2 / 7)
+        worker.swap_model(lambda: ToxicityModel(tiny_model_dir, max_length=32, stride=8)).result()
+        worker.score_many([TOXIC])
+        assert worker.cache_hits == 2  # the new model's scores are computed afresh
+    finally:
+        worker.stop()
+
+
+def test_a_cache_of_size_zero_is_off(model: ToxicityModel) -> None:
+    worker = ScoringWorker(model, cache_size=0).start()
+    try:
+        worker.score_many([TOXIC, TOXIC])
+        assert worker.cache_hits == 0 and worker.cache_hit_rate is None
+    finally:
+        worker.stop()

@@ -1,0 +1,74 @@
+"""Building the ONNX Runtime files of a model folder: `model.onnx` (fp32) and `model.int8.onnx`.
+
+Built by the export step (`toxmod train` writes them with the weights, `toxmod model build-engines` adds them
+to a folder that lacks them, `make setup` runs it for the shipped model), never at start-up: exporting takes
+seconds and needs the `onnx` package, which scoring does not. The files are derived from
+`model.safetensors`, so git ignores them.
+
+The export uses eager attention and traces with a padded batch: with the default SDPA attention the
+traced graph drops the attention mask, and padded rows then score up to 0.5 away from torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForSequenceClassification
+
+from bot.model.engines import ONNX_FILES
+from bot.model.info import read_model_info
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+
+
+class _Logits(torch.nn.Module):
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+
+def build_onnx(model_dir: Path) -> list[Path]:
+    """Write the ONNX files of `model_dir` (replacing older ones atomically); the paths written."""
+    model_dir = Path(model_dir)
+    read_model_info(model_dir)  # refuses an incomplete folder with the usual one-line reason
+    model = AutoModelForSequenceClassification.from_pretrained(
+        model_dir, local_files_only=True, dtype=torch.float32, attn_implementation="eager").eval()
+    ids = torch.ones((2, 16), dtype=torch.long)
+    mask = torch.ones((2, 16), dtype=torch.long)
+    mask[1, 9:] = 0  # a padded row, so the mask is part of the traced graph
+    fp32, int8 = model_dir / ONNX_FILES["onnx-fp32"], model_dir / ONNX_FILES["onnx-int8"]
+    with tempfile.TemporaryDirectory(dir=model_dir, prefix=".onnx-") as tmp:
+        staged_fp32, staged_int8 = Path(tmp) / fp32.name, Path(tmp) / int8.name
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on Python control flow; the graph is checked below
+            torch.onnx.export(
+                _Logits(model), (ids, mask), str(staged_fp32), input_names=["input_ids", "attention_mask"],
+                output_names=["logits"], opset_version=OPSET, dynamo=False,
+                dynamic_axes={"input_ids": {0: "rows", 1: "tokens"}, "attention_mask": {0: "rows", 1: "tokens"},
+                              "logits": {0: "rows"}})
+        quantize_int8(staged_fp32, staged_int8)
+        os.replace(staged_fp32, fp32)
+        os.replace(staged_int8, int8)
+    log.info("built %s and %s", fp32, int8)
+    return [fp32, int8]
+
+
+def quantize_int8(fp32: Path, int8: Path) -> None:
+    """Dynamic int8 quantisation of the matrix products (weights int8, activations quantised per batch)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.disable(logging.WARNING)  # its advice to pre-process first is about convolutional models
+    try:
+        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+    finally:
+        logging.disable(logging.NOTSET)

@@ -1,0 +1,143 @@
+"""Which engine and how many threads: measured once per machine and model, then remembered.
+
+At the first load of a model on a machine every candidate (each engine the folder can feed, with one
+thread and with every core) scores the same short sample of chat and the fastest is kept. The choice is
+cached in a small JSON file keyed by the CPU, the library versions, the model version and the window
+length, so later starts (and `toxmod model list`, which never imports torch) read it instead of timing
+again. SCORE_ENGINE / SCORE_THREADS / BF16 override it.
+
+A candidate that is far slower than the best so far on its first call (bf16 where the CPU emulates it runs
+hundreds of times slower) is dropped after that one call, so measuring never costs more than a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# chat-like messages for the timing sample; what matters is their length mix, not their words
+SAMPLE = (
+    "gg", "anyone up for a raid tonight", "lol that was wild", "my mic keeps cutting out",
+    "did you see the patch notes they nerfed sniper again", "thanks for the carry", "brb dinner",
+    "what time does the event end", "server lag is bad today", "nice shot", "push mid we need heals",
+    "can someone explain how the new crafting system works because i am completely lost",
+    "ok", "who wants to queue ranked after this match", "lmao", "i think the boss has a second phase",
+)
+SLOWER_THAN_BEST = 4.0  # a candidate this many times slower than the best on its first call is dropped
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The engine that serves, its threads, and why: "measured", "cached" or "set" (by settings)."""
+
+    engine: str
+    threads: int
+    source: str
+    measured: dict[str, float] = field(default_factory=dict)  # "engine/threads" -> messages per second
+
+    def describe(self) -> str:
+        how = {"set": "set in settings", "cached": "measured earlier on this machine", "measured": "measured now"}
+        speed = self.measured.get(f"{self.engine}/{self.threads}")
+        return (f"{self.engine}, {self.threads} thread{'s' if self.threads > 1 else ''} ({how[self.source]}"
+                + (f", {speed:.0f} msg/s on the timing sample)" if speed else ")"))
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def thread_options(threads: int | None) -> list[int]:
+    """One thread, and every core: a busy machine often prefers the first, an idle one the second."""
+    return [threads] if threads else sorted({1, cores()})
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cache_key(version: str, max_length: int, engines: list[str]) -> str:
+    import onnxruntime
+    import torch
+
+    return "|".join([cpu_name(), f"{cores()} cores", f"torch {torch.__version__}",
+                     f"onnxruntime {onnxruntime.__version__}", version, f"window {max_length}", ",".join(engines)])
+
+
+def read_cache(path: Path) -> dict[str, dict]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def cached_choices(path: Path, version: str) -> list[Choice]:
+    """Every choice remembered for a model version (any machine, any window), for `toxmod model list`."""
+    return [Choice(entry["engine"], entry["threads"], "cached", entry.get("measured", {}))
+            for key, entry in read_cache(path).items() if f"|{version}|" in key]
+
+
+def choose(candidates: list[tuple[str, int]], time_one: Callable[[str, int, bool], float], *, key: str,
+           cache_path: Path | None) -> Choice:
+    """The fastest candidate, from the cache when it knows this key, else measured (and remembered).
+
+    `time_one(engine, threads, first)` returns seconds for one pass over the sample (`first`: the call
+    that also warms up, timed only to drop hopeless candidates).
+    """
+    cache = read_cache(cache_path) if cache_path is not None else {}
+    hit = cache.get(key)
+    if hit and (hit.get("engine"), hit.get("threads")) in candidates:
+        return Choice(hit["engine"], hit["threads"], "cached", hit.get("measured", {}))
+    measured: dict[str, float] = {}
+    best_first = float("inf")
+    for engine, threads in candidates:
+        try:
+            first = time_one(engine, threads, True)
+        except Exception as exc:  # an engine this machine cannot run is simply not a candidate
+            log.warning("engine %s/%d unavailable: %s", engine, threads, exc)
+            continue
+        if first > SLOWER_THAN_BEST * best_first:
+            log.info("engine %s/%d dropped: %.2f s on its first call", engine, threads, first)
+            continue
+        best_first = min(best_first, first)
+        seconds = min(time_one(engine, threads, False) for _ in range(2))
+        measured[f"{engine}/{threads}"] = round(len(SAMPLE) * 4 / seconds, 1)
+    if not measured:
+        raise RuntimeError("no scoring engine could run on this machine")
+    best = max(measured, key=measured.__getitem__)
+    engine, threads = best.rsplit("/", 1)[0], int(best.rsplit("/", 1)[1])
+    choice = Choice(engine, threads, "measured", measured)
+    if cache_path is not None:
+        _remember(cache_path, key, choice)
+    log.info("scoring engine measured: %s", ", ".join(f"{k} {v:.0f} msg/s" for k, v in measured.items()))
+    return choice
+
+
+def _remember(path: Path, key: str, choice: Choice) -> None:
+    cache = read_cache(path)
+    cache[key] = {**asdict(choice), "at": datetime.now(UTC).isoformat(timespec="seconds")}
+    cache[key].pop("source")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(cache, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only home: measure again next time, nothing worse
+        log.warning("could not remember the engine choice in %s: %s", path, exc)
