@@ -33,8 +33,9 @@ lint: setup
 test: lint
 	$(PY) -m pytest -q
 
+# `make bench BENCH_ARGS=--quick` checks every section in a couple of minutes (its numbers mean nothing).
 bench: setup
-	$(PY) benchmarks/bench_scoring.py
+	$(PY) benchmarks/bench_scoring.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -6,13 +6,14 @@ freshly trained model and the benchmark, so all of them score exactly the same w
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from tokenizers import Tokenizer
 
 from bot.labels import LABELS
 from bot.model import engines, tuning
@@ -22,6 +23,9 @@ from bot.model.normalize import Lexicon, normalize
 from bot.model.registry import resolve_model_dir
 from bot.model.tuning import Choice
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["ENGINE_NAMES", "ModelNotFoundError", "ToxicityModel", "load_model"]
 
@@ -67,9 +71,14 @@ class ToxicityModel:
         # overlap between windows; never more than half a window, so every window still moves forward
         self.stride = min(stride, (max_length - 2) // 2)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+            # the Rust tokenizer itself, not transformers' wrapper around it: the same windows, and a start
+            # without importing transformers (or torch, when an ONNX engine serves) takes a fraction of the time
+            self.tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
         except Exception as exc:  # whatever the libraries raise for a corrupt file: one clear error for all
             raise ModelNotFoundError.unloadable(model_dir, exc) from exc
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length, stride=self.stride)
+        self.pad_id = _pad_id(self.path, self.tokenizer)
         self.lexicon = Lexicon.from_vocab(self.tokenizer.get_vocab())
         self._torch_model: torch.nn.Module | None = None
         candidates = self._candidates(engine, threads, bf16)
@@ -102,6 +111,9 @@ class ToxicityModel:
 
     def _load_torch(self) -> torch.nn.Module:
         if self._torch_model is None:
+            import torch
+            from transformers import AutoModelForSequenceClassification
+
             try:
                 model = AutoModelForSequenceClassification.from_pretrained(
                     self.path, local_files_only=True, dtype=torch.float32)
@@ -163,20 +175,11 @@ class ToxicityModel:
         live = [i for i, t in enumerate(normalized) if t]
         if not live:
             return [], []
-        enc = self.tokenizer(
-            [normalized[i] for i in live],
-            max_length=self.max_length,
-            truncation=True,
-            stride=self.stride,
-            return_overflowing_tokens=True,
-        )
-        per_text: dict[int, list[list[int]]] = {}
-        for window, j in zip(enc["input_ids"], enc["overflow_to_sample_mapping"], strict=True):
-            per_text.setdefault(live[j], []).append(window)
         windows: list[list[int]] = []
         owners: list[int] = []
         head = MAX_WINDOWS // 2
-        for owner, own in per_text.items():
+        for owner, enc in zip(live, self.tokenizer.encode_batch([normalized[i] for i in live]), strict=True):
+            own = [enc.ids] + [more.ids for more in enc.overflowing]
             kept = own if len(own) <= MAX_WINDOWS else own[:head] + own[len(own) - (MAX_WINDOWS - head) :]
             windows += kept
             owners += [owner] * len(kept)
@@ -184,13 +187,23 @@ class ToxicityModel:
 
     def _forward(self, windows: list[list[int]]) -> np.ndarray:
         width = max(len(w) for w in windows)
-        input_ids = np.full((len(windows), width), self.tokenizer.pad_token_id, dtype=np.int64)
+        input_ids = np.full((len(windows), width), self.pad_id, dtype=np.int64)
         attention_mask = np.zeros((len(windows), width), dtype=np.int64)
         for row, window in enumerate(windows):
             input_ids[row, : len(window)] = window
             attention_mask[row, : len(window)] = 1
         logits = self.engine.logits(input_ids, attention_mask)
         return 1.0 / (1.0 + np.exp(-logits))
+
+
+def _pad_id(model_dir: Path, tokenizer: Tokenizer) -> int:
+    """The padding token's id, as tokenizer_config.json names it (BERT's [PAD] if it does not)."""
+    try:
+        pad = json.loads((model_dir / "tokenizer_config.json").read_text()).get("pad_token", "[PAD]")
+    except (OSError, json.JSONDecodeError):
+        pad = "[PAD]"
+    token_id = tokenizer.token_to_id(pad["content"] if isinstance(pad, dict) else str(pad))
+    return 0 if token_id is None else token_id
 
 
 def load_model(settings: Settings) -> ToxicityModel:

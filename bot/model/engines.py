@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import torch
 
 from bot.settings import ENGINE_NAMES
+
+if TYPE_CHECKING:  # torch is imported only where a torch engine runs: an ONNX start skips its seconds
+    import torch
 
 __all__ = ["ENGINE_NAMES", "Engine", "OnnxEngine", "TorchEngine", "available", "make_engine"]
 
@@ -42,6 +44,8 @@ class TorchEngine:
         self.name = "torch-bf16" if bf16 else "torch-fp32"
 
     def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        import torch
+
         if torch.get_num_threads() != self.threads:  # process-wide in torch: set where it is used
             torch.set_num_threads(self.threads)
         autocast = torch.autocast("cpu", dtype=torch.bfloat16) if self.bf16 else nullcontext()

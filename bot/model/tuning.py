@@ -19,6 +19,7 @@ import platform
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -73,11 +74,9 @@ def cpu_name() -> str:
 
 
 def cache_key(version: str, max_length: int, engines: list[str]) -> str:
-    import onnxruntime
-    import torch
-
-    return "|".join([cpu_name(), f"{cores()} cores", f"torch {torch.__version__}",
-                     f"onnxruntime {onnxruntime.__version__}", version, f"window {max_length}", ",".join(engines)])
+    # versions from the installed metadata: importing torch just to read its version costs two seconds
+    libraries = [f"{name} {metadata.version(name)}" for name in ("torch", "onnxruntime")]
+    return "|".join([cpu_name(), f"{cores()} cores", *libraries, version, f"window {max_length}", ",".join(engines)])
 
 
 def read_cache(path: Path) -> dict[str, dict]:

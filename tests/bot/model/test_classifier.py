@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from transformers import AutoTokenizer
 
 from bot.labels import LABELS
 from bot.model.classifier import MAX_WINDOWS, ModelNotFoundError, ToxicityModel
@@ -89,18 +90,32 @@ def test_insult_at_either_end_of_a_hostile_message_counts(model: ToxicityModel) 
     assert opening[0] > 0.5 and closing[0] > 0.5 and neither[0] < 0.5
 
 
+def hf_windows(model: ToxicityModel, text: str) -> list[list[int]]:
+    """Every window of a text as transformers' tokenizer cuts them (ToxicityModel uses the Rust tokenizer
+    directly, so this checks it cuts the same windows)."""
+    tokenizer = AutoTokenizer.from_pretrained(model.path, local_files_only=True)
+    return tokenizer([normalize(text, model.lexicon)], max_length=model.max_length, truncation=True,
+                     stride=model.stride, return_overflowing_tokens=True)["input_ids"]
+
+
+def test_windows_are_cut_as_transformers_cuts_them(model: ToxicityModel) -> None:
+    for text in (CLEAN, "ｙｏｕ аrе а ѕtuрid idiot 🖕", FILLER * 3, (FILLER * 60)[:3980], "x" * 300):
+        windows, _ = model.windows([text])
+        every = hf_windows(model, text)
+        head = MAX_WINDOWS // 2
+        assert windows == (every if len(every) <= MAX_WINDOWS else every[:head] + every[-head:])
+
+
 def test_message_within_the_window_cap_is_scored_whole(model: ToxicityModel) -> None:
     text = FILLER * 4
-    every = model.tokenizer([normalize(text, model.lexicon)], max_length=model.max_length, truncation=True,
-                            stride=model.stride, return_overflowing_tokens=True)["input_ids"]
+    every = hf_windows(model, text)
     assert 1 < len(every) <= MAX_WINDOWS
     assert model.windows([text])[0] == every
 
 
 def test_longer_message_keeps_its_first_and_last_windows(model: ToxicityModel) -> None:
     text = (FILLER * 60)[:3980]
-    every = model.tokenizer([normalize(text, model.lexicon)], max_length=model.max_length, truncation=True,
-                            stride=model.stride, return_overflowing_tokens=True)["input_ids"]
+    every = hf_windows(model, text)
     kept, owners = model.windows(["", text, CLEAN])
     assert len(every) > MAX_WINDOWS
     assert kept[:MAX_WINDOWS] == every[: MAX_WINDOWS // 2] + every[-(MAX_WINDOWS - MAX_WINDOWS // 2) :]
