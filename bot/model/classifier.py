@@ -85,7 +85,7 @@ class ToxicityModel:
         if len(candidates) == 1:
             self.choice = Choice(*candidates[0], source="set")
         else:
-            key = tuning.cache_key(self.version, max_length, engines.available(model_dir))
+            key = tuning.cache_key(self.version, max_length, engines.fingerprint(self.path))
             self.choice = tuning.choose(candidates, self._time_one, key=key, cache_path=tuning_cache)
         self.engine = self._engine(self.choice.engine, self.choice.threads)
         log.info("loaded model %s from %s: %s", self.version, model_dir, self.choice.describe())

@@ -80,6 +80,12 @@ def available(model_dir: Path) -> list[str]:
     return names + [name for name, file in ONNX_FILES.items() if (Path(model_dir) / file).is_file()]
 
 
+def fingerprint(model_dir: Path) -> list[str]:
+    """The engines available, each ONNX one with its file's size: what a measured choice depends on."""
+    return [f"{name}:{(Path(model_dir) / ONNX_FILES[name]).stat().st_size}" if name in ONNX_FILES else name
+            for name in available(model_dir)]
+
+
 def make_engine(name: str, model_dir: Path, torch_model: torch.nn.Module | None, threads: int) -> Engine:
     if name in ONNX_FILES:
         return OnnxEngine(Path(model_dir) / ONNX_FILES[name], name=name, threads=threads)

@@ -64,11 +64,24 @@ def build_onnx(model_dir: Path) -> list[Path]:
 
 
 def quantize_int8(fp32: Path, int8: Path) -> None:
-    """Dynamic int8 quantisation of the matrix products (weights int8, activations quantised per batch)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    """8-bit weights in blocks of 128 inputs, matrix products computed in int8 with activations quantised
+    per row and block (ONNX Runtime's MatMulNBits, accuracy level 4).
 
-    logging.disable(logging.WARNING)  # its advice to pre-process first is about convolutional models
+    Plain dynamic quantisation (`quantize_dynamic`, one activation scale per tensor) fails the adoption rule
+    (flag decisions agree on >= 99.5 % of validation messages, AUCs within 0.002): the [CLS] token carries
+    activations near 28 for every input while other tokens stay under 8, so [CLS] sets the scale and
+    ordinary tokens get a few levels; it agreed on 96.9 %, per-channel weights 98.8 %, every variant tried
+    below 99.1 % (benchmarks/engine_agreement.py). Per-block activation scales agree on 99.76 %, every AUC
+    within 0.0006, and run 1.3-1.5x faster than fp32 here; the word embeddings stay fp32.
+    """
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    logging.disable(logging.WARNING)  # its notes on skipped nodes are expected (only MatMul is quantised)
     try:
-        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+        quantizer = MatMulNBitsQuantizer(onnx.load(str(fp32)), bits=8, block_size=128, is_symmetric=True,
+                                         accuracy_level=4, op_types_to_quantize=("MatMul",))
+        quantizer.process()
+        quantizer.model.save_model_to_file(str(int8), False)
     finally:
         logging.disable(logging.NOTSET)

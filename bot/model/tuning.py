@@ -74,6 +74,8 @@ def cpu_name() -> str:
 
 
 def cache_key(version: str, max_length: int, engines: list[str]) -> str:
+    """What a measurement depends on. `engines` names each engine with its file's size, so rebuilding the
+    ONNX files (a new quantisation recipe) measures again."""
     # versions from the installed metadata: importing torch just to read its version costs two seconds
     libraries = [f"{name} {metadata.version(name)}" for name in ("torch", "onnxruntime")]
     return "|".join([cpu_name(), f"{cores()} cores", *libraries, version, f"window {max_length}", ",".join(engines)])
