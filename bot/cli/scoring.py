@@ -42,9 +42,8 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 class _Interrupt:
-    """Ctrl-C during a replay. The first stops it after the chunk being written, so the rows written and
-    the progress recorded agree; a second stops at once (committed chunks stay, and resuming may replay
-    the one chunk that was in flight)."""
+    """Ctrl-C during a replay. The first stops it after the chunk being written; a second stops at once
+    (committed chunks stay, each with its progress, so resuming starts after the last of them)."""
 
     def __init__(self, total: int, position: int) -> None:
         self.total = total

@@ -10,16 +10,16 @@ checks every line and row, counts the messages and takes the sha256 of the bytes
 there with one clear message and the database is never touched; no row is held in memory, so a log of
 any size costs the same few MB.
 
-Replaying. `replay` reads the file a second time, in chunks of CHUNK messages. Each chunk is one
-`Moderation.moderate` call (one transaction), after which the run's row in `replay_runs` advances. The
-run is keyed by the file's digest, so running the same file again resumes after the last chunk written,
-and a finished file is not replayed twice. The CLI honours Ctrl-C between chunks, so the rows written and
-the progress recorded always agree; only a hard kill between a chunk's commit and its progress commit
-(a few milliseconds) would have that one chunk replayed again on resume.
+Replaying. `replay` reads the file a second time, in chunks of CHUNK messages, each scored while the one
+before is written. A chunk's rows and the run's new position in `replay_runs` are one transaction, so
+what is written and what a resume skips always agree, even after a hard kill. The run is keyed by the
+file's digest, so running the same file again resumes after the last chunk written, and a finished file
+is not replayed twice. The CLI honours Ctrl-C between chunks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import functools
 import hashlib
@@ -29,9 +29,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from bot.decision import Decision
 from bot.labels import LABELS
-from bot.moderation.pipeline import Incoming, Moderation
+from bot.moderation.pipeline import Incoming, Moderation, record
 from bot.storage.replays import ReplayProgress, advance_replay
 from bot.storage.repository import MessageRef
 
@@ -188,17 +190,37 @@ class Tally:
 
 async def replay(moderation: Moderation, log: ChatLog, run: ReplayProgress, *,
                  progress: Callable[[int], None], stop: Callable[[], bool]) -> Tally:
-    """The log's messages after `run.lines_done` through the pipeline, one transaction per chunk, each
-    followed by the run's progress; `progress` gets the new position after each, and `stop()` is asked
-    between chunks whether to end early."""
+    """The log's messages after `run.lines_done` through the pipeline, one transaction per chunk holding its
+    rows and the run's new position (so what is written and what a resume skips always agree); `progress`
+    gets the position after each, and `stop()` is asked between chunks whether to end early.
+
+    A chunk is scored while the one before it is written: the writer thread and the scoring engine run
+    side by side instead of taking turns.
+    """
     tally = Tally(start=run.lines_done, done=run.lines_done)
+    writing: asyncio.Future[int] | None = None
+
+    async def written() -> None:
+        if writing is not None:
+            progress(await writing)
+
     for chunk in _chunks(log.lines(skip=run.lines_done), CHUNK):
         items = [Incoming(MessageRef(channel_id=line.channel_id, author_id=line.author_id), line.content)
                  for line in chunk]
-        outcomes = await moderation.moderate(items)
-        tally.add(chunk, [outcome.decision for outcome in outcomes])
-        await moderation.db.write(functools.partial(advance_replay, run=run, lines_done=tally.done))
-        progress(tally.done)
+        decisions = await moderation.decide(items)
+        await written()
+        tally.add(chunk, decisions)
+        writing = asyncio.ensure_future(moderation.db.write(
+            functools.partial(_write_chunk, items=items, decisions=decisions, run=run, lines_done=tally.done)))
         if stop():
             break
+    await written()
     return tally
+
+
+def _write_chunk(session: Session, items: list[Incoming], decisions: list[Decision], run: ReplayProgress,
+                 lines_done: int) -> int:
+    for item, decision in zip(items, decisions, strict=True):
+        record(session, item, decision)
+    advance_replay(session, run, lines_done)
+    return lines_done
