@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
 
+GC_YOUNG_THRESHOLD = 20_000  # allocations between young collections (Python's default: 700)
 EXTENSIONS = ("bot.discord.live", "bot.discord.review", "bot.discord.settings", "bot.discord.model")
 
 
@@ -66,6 +68,7 @@ class ToxmodBot(commands.Bot):
             guild = discord.Object(self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)
             await self.tree.sync(guild=guild)
+        calm_garbage_collector()
         log.info("toxmod ready to start: model %s, database %s", self.scorer.model.version,
                  self.db.engine.url.render_as_string())
 
@@ -99,6 +102,20 @@ class ToxmodBot(commands.Bot):
     @property
     def uptime(self) -> float:
         return time.monotonic() - self.started_at
+
+
+def calm_garbage_collector() -> None:
+    """Keep Python's cyclic garbage collector from pausing the event loop.
+
+    Its full collections walk every object the process holds (the model's tokenizer and lexicon, the
+    ORM, discord.py's caches), and on the event loop each one is a stall: at 500 messages/s the loop's
+    lag was 146 ms at p99 with the collector as Python sets it, 12 ms with it off (benchmarks/bench_bot.py).
+    So what exists once the bot has loaded is frozen (never scanned again: it lives as long as the
+    process), and young objects are collected in larger batches.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
 
 
 def bot_of(interaction: discord.Interaction) -> ToxmodBot:
