@@ -13,8 +13,8 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator
-from typing import cast
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, cast
 
 import discord
 from discord.ext import commands
@@ -50,7 +50,7 @@ class ToxmodBot(commands.Bot):
         self.started_at = time.monotonic()
         self.modlog_failures: dict[int, str] = {}  # guild -> last failure to post in its mod-log, to log it once
         self.posting: set[int] = set()  # flags whose mod-log post is in progress
-        self.background: set[asyncio.Task] = set()  # tasks nobody awaits, kept from the garbage collector
+        self._background: set[asyncio.Task] = set()  # tasks nobody awaits, kept from the garbage collector
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -98,6 +98,12 @@ class ToxmodBot(commands.Bot):
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` in the background, holding a reference until it ends (the loop keeps only weak ones)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     @property
     def uptime(self) -> float:

@@ -55,7 +55,7 @@ class ToxmodTree(app_commands.CommandTree):
             message = str(error)
         elif isinstance(original, DatabaseUnavailable):
             log.warning("command failed, database unavailable: %s", original)
-            message = f"Nothing was saved: {original}. Please try again in a moment."
+            message = nothing_saved(original)
         elif isinstance(error, NotOwner):
             message = str(error)
         elif isinstance(error, app_commands.CheckFailure):
@@ -65,6 +65,10 @@ class ToxmodTree(app_commands.CommandTree):
             log.error("command /%s failed", command, exc_info=original)
             message = "Something went wrong on our side; it has been logged."
         await send_ephemeral(interaction, message)
+
+
+def nothing_saved(exc: DatabaseUnavailable) -> str:
+    return f"Nothing was saved: {exc}. Please try again in a moment."
 
 
 async def send_ephemeral(interaction: discord.Interaction, message: str | None = None, *,

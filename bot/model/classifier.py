@@ -93,10 +93,11 @@ class ToxicityModel:
     def _candidates(self, engine: str | None, threads: int | None, bf16: bool | None) -> list[tuple[str, int]]:
         if engine is not None and engine not in ENGINE_NAMES:
             raise ValueError(f"unknown scoring engine {engine!r}; one of {', '.join(ENGINE_NAMES)}")
-        names = [engine] if engine else engines.available(self.path)
+        available = engines.available(self.path)
+        names = [engine] if engine else available
         if bf16 is not None and engine is None:  # BF16 picks within torch: on, or never
             names = ["torch-bf16"] if bf16 else [n for n in names if n != "torch-bf16"]
-        missing = [n for n in names if n not in engines.available(self.path)]
+        missing = [n for n in names if n not in available]
         if missing:
             raise ModelNotFoundError(f"engine {missing[0]} needs {engines.ONNX_FILES[missing[0]]} in {self.path} "
                                      "(build it with `toxmod model build-engines`)")
@@ -127,7 +128,7 @@ class ToxicityModel:
         if first:
             self.engine = self._engine(name, threads)
         start = time.perf_counter()
-        self.predict(list(tuning.SAMPLE) * 4)
+        self.predict(tuning.SAMPLE_BATCH)
         return time.perf_counter() - start
 
     @property

@@ -144,10 +144,11 @@ class ScoringWorker:
         keys = [self.model.normalize(text) for text in texts]
         if not self.cache_size:
             return self.model.predict_normalized(keys)
-        found = {key: self._cache[key] for key in dict.fromkeys(keys) if key in self._cache}
+        distinct = dict.fromkeys(keys)
+        found = {key: self._cache[key] for key in distinct if key in self._cache}
         for key in found:
             self._cache.move_to_end(key)
-        todo = [key for key in dict.fromkeys(keys) if key not in found]
+        todo = [key for key in distinct if key not in found]
         if todo:
             for key, row in zip(todo, self.model.predict_normalized(todo), strict=True):
                 found[key] = self._cache[key] = row

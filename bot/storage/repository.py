@@ -237,14 +237,17 @@ def set_modlog_post(session: Session, flag_id: int, channel_id: int | None, mess
         flag.modlog_retry_at = (now or utcnow()) + delay
 
 
+# pending flags that never reached a mod-log: what delivery retries and the health line counts
+_UNPOSTED = (Flag.status == FlagStatus.PENDING) & Flag.modlog_message_id.is_(None)
+
+
 def flags_due_for_posting(session: Session, guild_ids: list[int], limit: int, now: datetime) -> list[Flag]:
     """Pending flags of these guilds that are not in a mod-log and whose retry time has come, oldest first.
 
     `now` comes from the caller (the bot's clock), the same clock that set the retry times.
     """
     return list(session.scalars(select(Flag).where(
-        Flag.guild_id.in_(guild_ids), Flag.status == FlagStatus.PENDING, Flag.modlog_message_id.is_(None),
-        (Flag.modlog_retry_at.is_(None)) | (Flag.modlog_retry_at <= now),
+        Flag.guild_id.in_(guild_ids), _UNPOSTED, Flag.modlog_retry_at.is_(None) | (Flag.modlog_retry_at <= now),
     ).order_by(Flag.id).limit(limit)))
 
 
@@ -258,12 +261,9 @@ def flags_to_repost(session: Session, guild_id: int, channel_id: int) -> list[Fl
 
 def modlog_backlog(session: Session, guild_id: int) -> tuple[int, str | None]:
     """How many pending flags of a guild are not in its mod-log, and the latest reason why."""
-    q = select(Flag).where(Flag.guild_id == guild_id, Flag.status == FlagStatus.PENDING,
-                           Flag.modlog_message_id.is_(None))
-    count = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    count = session.scalar(select(func.count()).where(Flag.guild_id == guild_id, _UNPOSTED)) or 0
     reason = session.scalar(select(Flag.modlog_error).where(
-        Flag.guild_id == guild_id, Flag.status == FlagStatus.PENDING, Flag.modlog_message_id.is_(None),
-        Flag.modlog_error.isnot(None)).order_by(Flag.id.desc()).limit(1))
+        Flag.guild_id == guild_id, _UNPOSTED, Flag.modlog_error.isnot(None)).order_by(Flag.id.desc()).limit(1))
     return count, reason
 
 

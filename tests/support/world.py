@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import simcord
+from sqlalchemy import select
+
+from bot.storage.models import Flag, ScoredMessage
 
 
 @dataclass(frozen=True)
@@ -24,3 +27,13 @@ class World:
     other_general: simcord.ChannelHandle
     other_mod: simcord.MemberActor  # Manage Messages in `other` only
     other_member: simcord.MemberActor
+
+    def flags(self) -> list[Flag]:
+        """Every flag in the bot's database, oldest first."""
+        with self.env.bot.db.sessions() as s:
+            return list(s.scalars(select(Flag).order_by(Flag.id)))
+
+    def scored(self) -> list[ScoredMessage]:
+        """Every scored-message row in the bot's database, oldest first."""
+        with self.env.bot.db.sessions() as s:
+            return list(s.scalars(select(ScoredMessage).order_by(ScoredMessage.id)))

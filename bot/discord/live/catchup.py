@@ -82,5 +82,4 @@ def _readable(guild: discord.Guild) -> list[discord.TextChannel | discord.Thread
     if me is None:
         return []
     channels: list[discord.TextChannel | discord.Thread] = [*guild.text_channels, *guild.threads]
-    return [c for c in channels
-            if c.permissions_for(me).read_message_history and c.permissions_for(me).view_channel]
+    return [c for c in channels if (perms := c.permissions_for(me)).read_message_history and perms.view_channel]

@@ -23,7 +23,7 @@ from bot.discord.review.embeds import describe_failure
 from bot.model.info import ModelNotFoundError
 from bot.model.registry import PromotionRefused, promote
 from bot.model.report import Comparison, ModelReport
-from bot.moderation.feedback import feedback_rows, reviewed_flags, write_feedback_csv
+from bot.moderation.feedback import feedback_rows, reviewed_flags, runs_dir, write_feedback_csv
 from bot.storage.models import utcnow
 from bot.storage.repository import audit, flag_counts_since, modlog_backlog
 
@@ -59,7 +59,7 @@ class ModelAdmin(commands.Cog):
         if not rows:
             raise UserInputError("No moderator verdicts with text yet: confirm or dismiss some flags first.")
         job = retrain.RetrainJob(name=name, guild_id=guild.id, verdicts=len(rows),
-                                 run_dir=Path(settings.models_dir).resolve().parent / "runs" / name,
+                                 run_dir=runs_dir(settings.models_dir) / name,
                                  model_dir=Path(settings.models_dir) / name)
         job.run_dir.mkdir(parents=True, exist_ok=True)
         feedback_csv = job.run_dir / "feedback.csv"

@@ -13,7 +13,14 @@ from datetime import timedelta
 import discord
 
 from bot.discord.app import ToxmodBot, bot_of
-from bot.discord.errors import NotFoundError, UserInputError, acknowledge, missing_permissions, send_ephemeral
+from bot.discord.errors import (
+    NotFoundError,
+    UserInputError,
+    acknowledge,
+    missing_permissions,
+    nothing_saved,
+    send_ephemeral,
+)
 from bot.discord.review.embeds import describe_failure, flag_embed
 from bot.discord.review.modlog import refresh_modlog_message
 from bot.discord.review.views import flag_view, timeout_view, verdict_view
@@ -83,7 +90,7 @@ async def handle_button(interaction: discord.Interaction, action: str, flag_id: 
     except (NotFoundError, UserInputError) as exc:
         await send_ephemeral(interaction, str(exc))
     except DatabaseUnavailable as exc:
-        await send_ephemeral(interaction, f"Nothing was saved: {exc}. Please try again in a moment.")
+        await send_ephemeral(interaction, nothing_saved(exc))
 
 
 async def _handle_button(bot: ToxmodBot, interaction: discord.Interaction, action: str, flag_id: int) -> None:
@@ -123,7 +130,7 @@ async def handle_verdict_labels(interaction: discord.Interaction, flag_id: int, 
     try:
         flag = await bot.db.write(lambda s: relabel_flag(s, guild.id, flag_id, labels, interaction.user.id))
     except DatabaseUnavailable as exc:
-        await send_ephemeral(interaction, f"Nothing was saved: {exc}. Please try again in a moment.")
+        await send_ephemeral(interaction, nothing_saved(exc))
         return
     if flag is None:
         await send_ephemeral(interaction, f"Flag #{flag_id} is not a confirmed flag in this server.")
@@ -146,7 +153,7 @@ async def handle_timeout_choice(interaction: discord.Interaction, flag_id: int, 
         await send_ephemeral(interaction, str(exc))
         return
     except DatabaseUnavailable as exc:
-        await send_ephemeral(interaction, f"Nothing was saved: {exc}. Please try again in a moment.")
+        await send_ephemeral(interaction, nothing_saved(exc))
         return
     await interaction.edit_original_response(content=f"<@{flag.author_id}> timed out for {minutes} minutes.",
                                              view=None)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
-from typing import Any
 
 import discord
 
@@ -104,13 +102,7 @@ async def publish_unsaved(bot: ToxmodBot, guild: discord.Guild, config: GuildCon
         except discord.HTTPException as exc:
             log.warning("guild %s: unsaved flag not posted either: %s", guild.id, exc)
     # nothing waits on the spool meanwhile: the write's completion starts the rest
-    unsaved.saved.add_done_callback(lambda saved: _start(bot, _when_saved(bot, guild, saved, post)))
-
-
-def _start(bot: ToxmodBot, work: Coroutine[Any, Any, None]) -> None:
-    task = asyncio.get_running_loop().create_task(work)
-    bot.background.add(task)
-    task.add_done_callback(bot.background.discard)
+    unsaved.saved.add_done_callback(lambda saved: bot.spawn(_when_saved(bot, guild, saved, post)))
 
 
 async def _when_saved(bot: ToxmodBot, guild: discord.Guild, saved: asyncio.Future[Outcome],

@@ -83,9 +83,7 @@ class ServerSettings(commands.Cog):
         more = f" Posting the {len(flags)} pending flags that are not there yet." if flags else ""
         await send_ephemeral(interaction, f"Flags will be posted in {channel.mention}.{more}")
         # in the background: hundreds of posts take a while under Discord's rate limits
-        task = asyncio.create_task(self._repost(guild, flags))
-        self.bot.background.add(task)
-        task.add_done_callback(self.bot.background.discard)
+        self.bot.spawn(self._repost(guild, flags))
 
     async def _repost(self, guild: discord.Guild, flags: list[Flag]) -> None:
         """Pending flags not in the new mod-log (never posted, failed, or in a channel since replaced)."""

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot import create_bot
 from bot.discord.errors import NotFoundError, UserInputError
-from bot.storage.models import AuditEntry, Flag, FlagOrigin, FlagStatus, ScoredMessage
+from bot.storage.models import AuditEntry, FlagOrigin, FlagStatus
 from tests.support.world import World
 
 TOXIC = "you are a stupid idiot"
@@ -25,19 +25,11 @@ def handled_errors(env: simcord.Env, kind: type[Exception]) -> list[BaseExceptio
     return errors
 
 
-def flags(env: simcord.Env) -> list[Flag]:
-    with env.bot.db.sessions() as s:
-        return list(s.scalars(select(Flag).order_by(Flag.id)))
-
-
-def scored(env: simcord.Env) -> list[ScoredMessage]:
-    with env.bot.db.sessions() as s:
-        return list(s.scalars(select(ScoredMessage).order_by(ScoredMessage.id)))
 
 
 async def test_toxic_message_is_flagged_and_posted_with_four_buttons(world: World) -> None:
     sent = await world.alice.send(world.general, TOXIC)
-    [flag] = flags(world.env)
+    [flag] = world.flags()
     assert (flag.guild_id, flag.channel_id, flag.message_id, flag.author_id) == (
         world.g.id, world.general.id, sent.id, world.alice.id)
     assert flag.text == TOXIC and flag.status is FlagStatus.PENDING and "toxic" in flag.labels
@@ -56,19 +48,19 @@ async def test_toxic_message_is_flagged_and_posted_with_four_buttons(world: Worl
 
 async def test_clean_message_is_logged_without_text_and_not_posted(world: World) -> None:
     await world.alice.send(world.general, CLEAN)
-    assert flags(world.env) == []
+    assert world.flags() == []
     assert world.modlog.last_message is None
-    [row] = scored(world.env)
+    [row] = world.scored()
     assert row.author_id == world.alice.id and not row.flagged and row.model_version == "tiny-v1"
 
 
 async def test_empty_attachment_and_long_messages(world: World) -> None:
     await world.alice.send(world.general, "", attachments=[("cat.png", b"\x89PNG")])
-    assert scored(world.env) == []
+    assert world.scored() == []
     insults = " ".join([TOXIC] * 3)  # the tiny test model needs most of its last 32-token window to be insult
     long = ("hello friend thanks for the game " * 60)[: 1990 - len(insults)] + " " + insults  # Discord caps at 2,000
     await world.alice.send(world.general, long)
-    [flag] = flags(world.env)
+    [flag] = world.flags()
     assert flag.text == long
     description = world.modlog.last_message.embeds[0].description
     assert len(description) < 4096 and description.startswith("||") and description.endswith("||")
@@ -76,11 +68,11 @@ async def test_empty_attachment_and_long_messages(world: World) -> None:
 
 async def test_edited_message_is_rescored(world: World) -> None:
     msg = await world.alice.send(world.general, CLEAN)
-    assert flags(world.env) == []
+    assert world.flags() == []
     await world.alice.edit(msg, TOXIC)
-    [flag] = flags(world.env)
+    [flag] = world.flags()
     assert flag.message_id == msg.id and flag.text == TOXIC
-    assert [row.edited for row in scored(world.env)] == [False, True]
+    assert [row.edited for row in world.scored()] == [False, True]
 
 
 async def test_bot_and_exempt_messages_are_ignored(world: World) -> None:
@@ -97,18 +89,18 @@ async def test_bot_and_exempt_messages_are_ignored(world: World) -> None:
     await world.env.settle()
     await world.alice.send(offtopic, TOXIC)
     await trusted_member.send(world.general, TOXIC)
-    assert scored(world.env) == [] and flags(world.env) == []
+    assert world.scored() == [] and world.flags() == []
     res = await world.admin.slash(world.general, "exempt list")
     assert f"<#{offtopic.id}>" in res.response.content and f"<@&{trusted.id}>" in res.response.content
     await world.admin.slash(world.general, "exempt remove", channel=offtopic)
     await world.alice.send(offtopic, TOXIC)
-    assert len(flags(world.env)) == 1
+    assert len(world.flags()) == 1
 
 
 async def test_confirm_and_dismiss_by_button_update_row_embed_and_audit(world: World) -> None:
     await world.alice.send(world.general, TOXIC)
     await world.bob.send(world.general, "i will kill you")
-    first, second = flags(world.env)
+    first, second = world.flags()
     post_first, post_second = world.modlog.history()
     res = await world.mod.click(post_first, custom_id=f"toxmod:flag:confirm:{first.id}")
     embed = res.response.message.embeds[0]
@@ -116,7 +108,7 @@ async def test_confirm_and_dismiss_by_button_update_row_embed_and_audit(world: W
     buttons = {c.label: c.disabled for row in res.response.message.components for c in row.children}
     assert buttons["Confirm"] and buttons["Dismiss"] and not buttons["Delete message"]
     await world.mod.click(post_second, custom_id=f"toxmod:flag:dismiss:{second.id}")
-    first, second = flags(world.env)
+    first, second = world.flags()
     assert first.status is FlagStatus.CONFIRMED and first.reviewer_id == world.mod.id
     assert first.verdict_labels and "toxic" in first.verdict_labels
     assert second.status is FlagStatus.DISMISSED and second.verdict_labels == []
@@ -126,20 +118,20 @@ async def test_confirm_and_dismiss_by_button_update_row_embed_and_audit(world: W
     assert audit == [("confirmed", world.mod.id, first.id), ("dismissed", world.mod.id, second.id)]
     # Delete stays available after a verdict, and is recorded beside it
     await world.mod.click(world.modlog.history()[0], label="Delete message")
-    assert flags(world.env)[0].action_taken == "message deleted"
+    assert world.flags()[0].action_taken == "message deleted"
 
 
 async def test_confirm_and_dismiss_by_slash_command_update_the_modlog_post(world: World) -> None:
     await world.alice.send(world.general, TOXIC)
-    [flag] = flags(world.env)
+    [flag] = world.flags()
     res = await world.mod.slash(world.general, "flags confirm", id=flag.id, note="repeat offender")
     assert res.ephemeral and f"Flag #{flag.id} confirmed" in res.response.content
     status = {f.name: f.value for f in world.modlog.last_message.embeds[0].fields}["Status"]
     assert f"Confirmed by {world.mod.mention}" in status and "repeat offender" in status
-    [flag] = flags(world.env)
+    [flag] = world.flags()
     assert flag.status is FlagStatus.CONFIRMED and flag.note == "repeat offender"
     res = await world.mod.slash(world.general, "flags dismiss", id=flag.id)
-    assert flags(world.env)[0].status is FlagStatus.DISMISSED
+    assert world.flags()[0].status is FlagStatus.DISMISSED
     res = await world.mod.slash(world.general, "flags show", id=flag.id)
     assert res.response.embeds[0].title == f"Flag #{flag.id}"
 
@@ -174,18 +166,18 @@ async def test_members_without_manage_messages_cannot_see_or_use_moderation(worl
 
 async def test_forged_button_click_is_refused(world: World) -> None:
     await world.alice.send(world.general, TOXIC)
-    [flag] = flags(world.env)
+    [flag] = world.flags()
     res = await world.bob.click(world.modlog.last_message, custom_id=f"toxmod:flag:confirm:{flag.id}")
     assert res.ephemeral and "Manage Messages" in res.response.content
     res = await world.bob.click(world.modlog.last_message, custom_id=f"toxmod:flag:delete:{flag.id}")
     assert "Manage Messages" in res.response.content
-    [flag] = flags(world.env)
+    [flag] = world.flags()
     assert flag.status is FlagStatus.PENDING and flag.action_taken is None
 
 
 async def test_moderator_of_another_guild_gets_not_found(world: World) -> None:
     await world.alice.send(world.general, TOXIC)
-    [flag] = flags(world.env)
+    [flag] = world.flags()
     for command in ("flags show", "flags confirm", "flags dismiss"):
         res = await world.other_mod.slash(world.other_general, command, id=flag.id)
         assert res.ephemeral and res.response.content == f"No flag #{flag.id} in this server."
@@ -193,7 +185,7 @@ async def test_moderator_of_another_guild_gets_not_found(world: World) -> None:
     assert res.response.content == "No flag #999999 in this server."
     res = await world.other_mod.slash(world.other_general, "flags list")
     assert res.response.embeds[0].title == "Flags (0)"
-    assert flags(world.env)[0].status is FlagStatus.PENDING
+    assert world.flags()[0].status is FlagStatus.PENDING
     assert len(handled_errors(world.env, NotFoundError)) == 4
 
 
@@ -205,17 +197,17 @@ async def test_threshold_overrides_change_what_gets_flagged(world: World) -> Non
     await world.admin.slash(world.general, "thresholds set", label="threat", value=1.0)
     assert "now 1.00" in res.response.content
     await world.alice.send(world.general, TOXIC)
-    assert flags(world.env) == []
+    assert world.flags() == []
     res = await world.admin.slash(world.general, "thresholds show")
     assert "toxic" in res.response.embeds[0].description and "1.00" in res.response.embeds[0].description
     await world.admin.slash(world.general, "thresholds reset")
     await world.alice.send(world.general, TOXIC)
-    assert len(flags(world.env)) == 1
+    assert len(world.flags()) == 1
 
 
 async def test_modlog_shows_the_labels_most_above_this_servers_thresholds(world: World) -> None:
     await world.alice.send(world.general, TOXIC)
-    [first] = flags(world.env)
+    [first] = world.flags()
     shown = [label for label, _ in first.top_labels]
     assert shown[0] in first.labels  # the label that passed its threshold comes first
     # a label that was not shown first becomes the only one with a reachable threshold
@@ -224,7 +216,7 @@ async def test_modlog_shows_the_labels_most_above_this_servers_thresholds(world:
     for label in first.scores:
         await world.admin.slash(world.general, "thresholds set", label=label, value=0.01 if label == chosen else 1.0)
     await world.alice.send(world.general, TOXIC)
-    second = flags(world.env)[-1]
+    second = world.flags()[-1]
     assert second.labels == [chosen] and second.top_labels[0][0] == chosen
     fields = {f.name: f.value for f in world.modlog.last_message.embeds[0].fields}
     assert fields["Top labels"].splitlines()[0].startswith(chosen)
@@ -234,19 +226,19 @@ async def test_failed_modlog_post_keeps_the_flag_and_is_reported(world: World) -
     world.env.inject_error("POST", f"/channels/{world.modlog.id}/messages", status=403, code=50013,
                            message="Missing Permissions")
     await world.alice.send(world.general, TOXIC)
-    [flag] = flags(world.env)
+    [flag] = world.flags()
     assert flag.modlog_message_id is None and "permission" in flag.modlog_error
     assert world.modlog.history() == []
     res = await world.admin.slash(world.general, "model info")
     assert "permission" in {f.name: f.value for f in res.response.embeds[0].fields}["Mod-log"]
     # setting the mod-log again posts what was kept
     await world.admin.slash(world.general, "modlog set", channel=world.modlog)
-    assert flags(world.env)[0].modlog_message_id == world.modlog.last_message.id
+    assert world.flags()[0].modlog_message_id == world.modlog.last_message.id
 
 
 async def test_buttons_keep_working_after_a_restart(world: World, bot_options: dict[str, object]) -> None:
     await world.alice.send(world.general, TOXIC)
-    [flag] = flags(world.env)
+    [flag] = world.flags()
     post = world.modlog.last_message
     old = world.env.bot
     new = create_bot(**bot_options)
@@ -255,23 +247,23 @@ async def test_buttons_keep_working_after_a_restart(world: World, bot_options: d
         await old.close()
         res = await world.mod.click(post, custom_id=f"toxmod:flag:dismiss:{flag.id}")
         assert res.acknowledged
-        assert flags(world.env)[0].status is FlagStatus.DISMISSED
+        assert world.flags()[0].status is FlagStatus.DISMISSED
         res = await world.mod.click(post, custom_id=f"toxmod:flag:timeout:{flag.id}")
         [prompt] = res.followups  # the click is acknowledged first, the duration choice follows privately
         assert prompt.ephemeral
         await world.mod.select(prompt, ["60"], custom_id=f"toxmod:timeout:{flag.id}")
         assert world.alice.member.timed_out_until is not None
-        assert "timed out 60 min" in flags(world.env)[0].action_taken
+        assert "timed out 60 min" in world.flags()[0].action_taken
     finally:
         await new.close()
 
 
 async def test_report_to_moderators_opens_a_flag_for_a_clean_message(world: World) -> None:
     msg = await world.alice.send(world.general, CLEAN)
-    assert flags(world.env) == []
+    assert world.flags() == []
     res = await world.bob.context_menu(world.general, "Report to moderators", msg)
     assert res.ephemeral and "moderators have been notified" in res.response.content
-    [flag] = flags(world.env)
+    [flag] = world.flags()
     assert flag.origin is FlagOrigin.REPORTED and flag.reporter_id == world.bob.id and flag.labels == []
     assert "reported" in world.modlog.last_message.embeds[0].title
 
@@ -283,7 +275,7 @@ async def test_automod_deletes_and_times_out_above_its_threshold(world: World) -
     sent = await world.alice.send(world.general, TOXIC)
     assert sent.id not in [m.id for m in world.general.history()]
     assert world.alice.member.timed_out_until is not None
-    [flag] = flags(world.env)
+    [flag] = world.flags()
     assert "deleted by automod" in flag.action_taken and "timed out 10 min by automod" in flag.action_taken
     res = await world.admin.slash(world.general, "automod show")
     assert "toxic" in res.response.content and "timeout 10 min" in res.response.content
@@ -295,17 +287,17 @@ async def test_model_info_and_reload(world: World, models_dir: Path) -> None:
     res = await world.admin.slash(world.general, "model reload")
     assert "tiny-v1 → tiny-v1" in res.response.content
     await world.alice.send(world.general, TOXIC)
-    assert flags(world.env)[0].model_version == "tiny-v1"
+    assert world.flags()[0].model_version == "tiny-v1"
 
 
 async def test_confirm_offers_a_label_correction_that_is_stored(world: World) -> None:
     await world.alice.send(world.general, TOXIC)
-    [flag] = flags(world.env)
+    [flag] = world.flags()
     res = await world.mod.click(world.modlog.last_message, custom_id=f"toxmod:flag:confirm:{flag.id}")
     [prompt] = res.followups
     assert prompt.ephemeral and "Correct the labels" in prompt.content
     await world.mod.select(prompt, ["toxic", "threat"], custom_id=f"toxmod:verdict:{flag.id}")
-    [flag] = flags(world.env)
+    [flag] = world.flags()
     assert flag.status is FlagStatus.CONFIRMED and flag.verdict_labels == ["toxic", "threat"]
     status = {f.name: f.value for f in world.modlog.last_message.embeds[0].fields}["Status"]
     assert "as toxic, threat" in status
@@ -317,7 +309,7 @@ async def test_privacy_forget_erases_one_members_texts_only(world: World) -> Non
     await world.mod.click(world.modlog.history()[0], label="Dismiss")
     res = await world.admin.slash(world.general, "privacy forget", member=world.alice)
     assert "Erased 1 stored message texts" in res.response.content
-    alice_flag, bob_flag = flags(world.env)
+    alice_flag, bob_flag = world.flags()
     assert alice_flag.text is None and alice_flag.text_erased_at is not None
     assert alice_flag.status is FlagStatus.DISMISSED and alice_flag.scores == bob_flag.scores
     assert bob_flag.text == TOXIC
@@ -334,8 +326,8 @@ async def test_model_reload_switches_the_version_of_later_rows(world: World, own
     res = await world.admin.slash(world.general, "model reload")
     assert res.response.content == "Model reloaded: tiny-v1 → tiny-v2."
     await world.alice.send(world.general, TOXIC)
-    assert [row.model_version for row in scored(world.env)] == ["tiny-v1", "tiny-v2"]
-    assert flags(world.env)[0].model_version == "tiny-v2"
+    assert [row.model_version for row in world.scored()] == ["tiny-v1", "tiny-v2"]
+    assert world.flags()[0].model_version == "tiny-v2"
     res = await world.admin.slash(world.general, "model info")
     assert res.response.embeds[0].title == "Model tiny-v2"
 
@@ -371,7 +363,7 @@ async def test_retrain_from_discord_reports_and_promotes(world: World, own_model
     assert (own_models / "current").read_text().strip() == job.name
     assert bot.scorer.model.version == job.name
     await world.alice.send(world.general, CLEAN)
-    assert scored(world.env)[-1].model_version == job.name
+    assert world.scored()[-1].model_version == job.name
 
 
 async def test_thresholds_suggested_from_verdicts_apply_only_on_request(world: World) -> None:

@@ -9,19 +9,13 @@ from types import SimpleNamespace
 import discord
 import pytest
 import simcord
-from sqlalchemy import select
 
 from bot.discord.review.embeds import DESCRIPTION_ROOM, TEXT_LIMIT, describe_failure, spoiler_safe
-from bot.storage.models import Flag
 from tests.support.world import World
 
 TOXIC = "you are a stupid idiot"
 BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 
-
-def flags(world: World) -> list[Flag]:
-    with world.env.bot.db.sessions() as s:
-        return list(s.scalars(select(Flag).order_by(Flag.id)))
 
 
 def unescaped(shown: str) -> str:
@@ -96,7 +90,7 @@ def test_long_or_heavily_escaped_text_fits_the_description() -> None:
 async def test_hostile_text_in_the_modlog_embed_is_inert(world: World) -> None:
     text = f"[free\nnitro](https://evil.example) @everyone \u202e{TOXIC} {TOXIC} {TOXIC}"
     await world.alice.send(world.general, text)
-    [flag] = flags(world)
+    [flag] = world.flags()
     embed = world.modlog.last_message.embeds[0]
     assert "\u202e" not in embed.description and "⟨U+202E⟩" in embed.description
     assert "\\[free\nnitro\\]\\(https://evil.example\\)" in embed.description
@@ -106,7 +100,7 @@ async def test_hostile_text_in_the_modlog_embed_is_inert(world: World) -> None:
 
 async def test_moderator_note_is_shown_inert(world: World) -> None:
     await world.alice.send(world.general, TOXIC)
-    [flag] = flags(world)
+    [flag] = world.flags()
     await world.mod.slash(world.general, "flags confirm", id=flag.id, note="[see](https://evil.example) \u202eok")
     status = {f.name: f.value for f in world.modlog.last_message.embeds[0].fields}["Status"]
     assert "\\[see\\]\\(https://evil.example\\) ⟨U+202E⟩ok" in status
@@ -148,12 +142,12 @@ async def test_delete_refused_by_discord_names_the_delete(world: World) -> None:
     answer = private_answer(res).content
     assert answer == "Could not delete the message: missing permission to delete the message."
     assert sent.id in [m.id for m in world.general.history()]
-    assert flags(world)[0].action_taken is None
+    assert world.flags()[0].action_taken is None
 
 
 async def test_timeout_refused_by_discord_names_the_timeout(world: World) -> None:
     await world.alice.send(world.general, TOXIC)
-    [flag] = flags(world)
+    [flag] = world.flags()
     world.env.inject_error("PATCH", f"/guilds/{world.g.id}/members/{world.alice.id}", status=403, code=50013,
                            message="Missing Permissions")
     res = await world.mod.click(world.modlog.last_message, label="Timeout author")
@@ -176,5 +170,5 @@ async def test_automod_refused_by_discord_logs_what_it_tried(world: World, caplo
     assert any(f"could not delete message {sent.id}: missing permission to delete the message" in w for w in warnings)
     assert any("missing permission to time out the author" in w for w in warnings)
     assert not any("mod-log" in w for w in warnings)
-    assert flags(world)[0].action_taken is None
+    assert world.flags()[0].action_taken is None
     assert world.modlog.last_message is not None  # the flag was still posted

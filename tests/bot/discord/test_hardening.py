@@ -9,21 +9,16 @@ from pathlib import Path
 
 import discord
 import pytest
-from sqlalchemy import select
 
 from bot import create_bot
 from bot.discord.errors import NotOwner, UserInputError
-from bot.storage.models import Flag, FlagStatus, ScoredMessage
+from bot.storage.models import FlagStatus
 from tests.support.faults import fill_database, hold_lock, restore
 from tests.support.world import World
 
 TOXIC = "you are a stupid idiot"
 CLEAN = "hello friend see you at the raid tonight"
 
-
-def flags(world: World) -> list[Flag]:
-    with world.env.bot.db.sessions() as s:
-        return list(s.scalars(select(Flag).order_by(Flag.id)))
 
 
 def handled(world: World, *kinds: type[Exception]) -> None:
@@ -42,10 +37,6 @@ def acknowledged_at_once(world: World) -> bool:
         "/webhooks/" in r.path for r in requests[last + 1:] if r.method == "POST")
 
 
-def scored(world: World) -> list[ScoredMessage]:
-    with world.env.bot.db.sessions() as s:
-        return list(s.scalars(select(ScoredMessage).order_by(ScoredMessage.id)))
-
 
 async def test_d12_messages_sent_while_the_bot_was_down_are_scored_once(
         world: World, bot_options: dict[str, object]) -> None:
@@ -53,18 +44,18 @@ async def test_d12_messages_sent_while_the_bot_was_down_are_scored_once(
     old = world.env.bot
     await old.ws.close()  # the gateway drops everything from here on: the bot is down
     missed = await world.alice.send(world.general, TOXIC)
-    assert [row.message_id for row in scored(world)] == [first.id]
+    assert [row.message_id for row in world.scored()] == [first.id]
     new = create_bot(**bot_options)
     try:
         await world.env.restart_bot(new)
         await old.close()
         await world.env.settle()
-        assert [row.message_id for row in scored(world)] == [first.id, missed.id]
-        [flag] = flags(world)
+        assert [row.message_id for row in world.scored()] == [first.id, missed.id]
+        [flag] = world.flags()
         assert flag.message_id == missed.id and world.modlog.last_message.embeds[0].title == f"Flag #{flag.id}"
         new.dispatch("resumed")  # a reconnect catches up again, and finds nothing new
         await world.env.settle()
-        assert len(scored(world)) == 2 and len(flags(world)) == 1
+        assert len(world.scored()) == 2 and len(world.flags()) == 1
     finally:
         await new.close()
 
@@ -78,7 +69,7 @@ async def test_d3_a_message_gets_one_flag_however_often_it_is_reported(world: Wo
     handled(world, UserInputError)
     other = await world.mod.context_menu(world.general, "Report to moderators", msg)
     assert "added to flag" in other.response.content
-    [flag] = flags(world)
+    [flag] = world.flags()
     assert [r.reporter_id for r in flag.reports] == [world.bob.id, world.mod.id]
     assert len(world.modlog.history()) == 1
     assert "2 reports" in {f.name: f.value for f in world.modlog.last_message.embeds[0].fields}["Reported by"]
@@ -93,7 +84,7 @@ async def test_d3_reports_per_member_are_limited_politely(world: World) -> None:
     res = await world.bob.context_menu(world.general, "Report to moderators", messages[-1])
     assert f"{limit} reports in the last hour" in res.response.content and "thank you" in res.response.content
     handled(world, UserInputError)
-    assert len(flags(world)) == limit
+    assert len(world.flags()) == limit
     res = await world.alice.context_menu(world.general, "Report to moderators", messages[-1])  # others still can
     assert "notified" in res.response.content
 
@@ -134,23 +125,23 @@ async def test_d6_an_unchanged_edit_after_a_restart_opens_nothing(world: World, 
         await world.env.restart_bot(new)
         await old.close()
         await world.alice.edit(msg, TOXIC)  # e.g. a link preview unfurled: same text
-        assert len(flags(world)) == 1 and len(world.modlog.history()) == 1
-        assert len(scored(world)) == 1
+        assert len(world.flags()) == 1 and len(world.modlog.history()) == 1
+        assert len(world.scored()) == 1
     finally:
         await new.close()
 
 
 async def test_d6_edits_update_a_pending_flag_and_link_a_reviewed_one(world: World) -> None:
     msg = await world.alice.send(world.general, TOXIC)
-    [flag] = flags(world)
+    [flag] = world.flags()
     worse = f"{TOXIC} and a moron"
     await world.alice.edit(msg, worse)
-    [flag] = flags(world)
+    [flag] = world.flags()
     assert flag.text == worse and len(world.modlog.history()) == 1
     assert "moron" in world.modlog.last_message.embeds[0].description
     await world.mod.click(world.modlog.last_message, custom_id=f"toxmod:flag:confirm:{flag.id}")
     await world.alice.edit(msg, f"{TOXIC} really")
-    first, second = flags(world)
+    first, second = world.flags()
     assert second.previous_flag_id == first.id and second.status is FlagStatus.PENDING
     fields = {f.name: f.value for f in world.modlog.last_message.embeds[0].fields}
     assert f"#{first.id}" in fields["Edited after"] and "confirmed" in fields["Edited after"].lower()
@@ -161,12 +152,12 @@ async def test_d7_failed_posts_are_retried_and_the_health_line_counts_them(world
                            message="Missing Permissions", times=1)
     await world.alice.send(world.general, TOXIC)
     await world.bob.send(world.general, TOXIC)  # posted fine: must not hide the first one
-    first, second = flags(world)
+    first, second = world.flags()
     assert first.modlog_message_id is None and second.modlog_message_id is not None
     res = await world.admin.slash(world.general, "model info")
     assert "1 flags not posted yet" in {f.name: f.value for f in res.response.embeds[0].fields}["Mod-log"]
     await world.env.advance_time(120)
-    first, _ = flags(world)
+    first, _ = world.flags()
     assert first.modlog_message_id is not None and len(world.modlog.history()) == 2
     res = await world.admin.slash(world.general, "model info")
     assert {f.name: f.value for f in res.response.embeds[0].fields}["Mod-log"] == "OK"
@@ -183,7 +174,7 @@ async def test_d7_modlog_set_reposts_every_pending_flag_even_from_a_deleted_chan
     res = await world.admin.slash(world.general, "modlog set", channel=fresh)
     assert "Posting the 33 pending flags" in res.response.content
     assert len(fresh.history()) == 33
-    assert all(f.modlog_channel_id == fresh.id for f in flags(world))
+    assert all(f.modlog_channel_id == fresh.id for f in world.flags())
 
 
 async def test_d11_scan_acknowledges_before_scoring(world: World) -> None:
@@ -193,7 +184,7 @@ async def test_d11_scan_acknowledges_before_scoring(world: World) -> None:
 
 async def test_d1_a_verdict_waits_for_a_locked_database(world: World, tmp_path: Path) -> None:
     await world.alice.send(world.general, TOXIC)
-    [flag] = flags(world)
+    [flag] = world.flags()
     with hold_lock(tmp_path / "bot.db", seconds=3):
         res = await world.mod.slash(world.general, "flags confirm", id=flag.id)
         assert acknowledged_at_once(world)
@@ -202,7 +193,7 @@ async def test_d1_a_verdict_waits_for_a_locked_database(world: World, tmp_path: 
         assert acknowledged_at_once(world)
     assert f"Flag #{flag.id} confirmed" in res.response.content
     assert click.acknowledged
-    [flag] = flags(world)
+    [flag] = world.flags()
     assert flag.status is FlagStatus.CONFIRMED and "message deleted" in flag.action_taken
 
 
@@ -218,15 +209,15 @@ async def test_d8_a_full_database_still_shows_flags_and_saves_them_later(
     assert all(not p.components for p in posts)  # no verdict on a flag that does not exist yet
     res = await world.admin.slash(world.general, "model info")
     assert "database is full" in {f.name: f.value for f in res.response.embeds[0].fields}["Database"]
-    assert flags(world) == []
+    assert world.flags() == []
     problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(problems) == 1 and problems[0].exc_info is None  # one line for the episode, no tracebacks
     restore(db)
     deadline = time.monotonic() + 10
-    while (db.health is not None or len(flags(world)) < 2) and time.monotonic() < deadline:
+    while (db.health is not None or len(world.flags()) < 2) and time.monotonic() < deadline:
         time.sleep(0.05)  # the writer thread retries the spool meanwhile (it is not the event loop's to wait for)
     await world.env.settle()
-    saved = flags(world)
+    saved = world.flags()
     assert [f.author_id for f in saved] == [world.alice.id, world.bob.id]
     posts = world.modlog.history()
     assert len(posts) == 2 and {p.embeds[0].title for p in posts} == {f"Flag #{f.id}" for f in saved}
