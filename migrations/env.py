@@ -5,7 +5,7 @@ from __future__ import annotations
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import engine_from_config, pool, text
 
 from bot.settings import Settings
 from bot.storage.models import Base
@@ -17,6 +17,8 @@ if not config.get_main_option("sqlalchemy.url"):
     config.set_main_option("sqlalchemy.url", Settings.load().database_url.replace("%", "%%"))
 
 target_metadata = Base.metadata
+# PostgreSQL: processes that start at once (shards) migrate one after another, never on top of each other
+MIGRATION_LOCK = 0x746F786D6F64  # "toxmod"
 
 
 def run_migrations_offline() -> None:
@@ -37,6 +39,8 @@ def run_migrations_online() -> None:
         # SQLite cannot ALTER most things in place; batch mode rebuilds tables instead.
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             context.run_migrations()
 
 

@@ -1,4 +1,9 @@
-"""Shared fixtures: a tiny base BERT, a tiny model trained on synthetic chat, and a fresh database."""
+"""Shared fixtures: a tiny base BERT, a tiny model trained on synthetic chat, and a fresh database.
+
+`db_url` (and so `db` and the bot's database) is parametrised: every test that takes it runs once on SQLite
+and once on a real PostgreSQL server (tests/support/postgres.py). Tests of what only SQLite does (its lock,
+its file, its WAL) take `sqlite_url` instead.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,10 @@ from pathlib import Path
 import pytest
 
 from bot.storage.database import Database
+from tests.support.postgres import PostgresServer, PostgresUnavailable
 from tests.support.tiny_model import build_tiny_base, train_tiny
+
+BACKENDS = ("sqlite", "postgres")
 
 
 @pytest.fixture(scope="session")
@@ -32,14 +40,47 @@ def tiny_model_dir(models_dir: Path) -> Path:
     return models_dir / "tiny-v1"
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """Started at the first test that needs it, stopped at the end of the run."""
+    try:
+        server = PostgresServer()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL tests skipped: {exc}")
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
+def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'toxmod.db'}"
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A new, empty database on the test server; dropped after the test."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest) -> str:
+    """An empty database on each backend in turn."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
 
 
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
     """A migrated database on `db_url` with its writer running; closed after the test."""
     database = Database(db_url).upgrade().start()
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def sqlite_db(sqlite_url: str) -> Iterator[Database]:
+    """`db` on SQLite only, for what only SQLite does (its file, its WAL, its lock)."""
+    database = Database(sqlite_url).upgrade().start()
     yield database
     database.close()

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from bot.settings import Settings
-from bot.storage.database import Database, upgrade
+from bot.storage.database import Database, has_schema, upgrade
 
 if TYPE_CHECKING:
     from bot.moderation.worker import ScoringWorker
@@ -26,12 +26,16 @@ class CliError(Exception):
 
 
 def overrides(args: argparse.Namespace) -> dict[str, object]:
-    """Settings a command's flags override (`--database-url`, `--model`)."""
+    """Settings a command's flags override (`--database-url`, `--model`, `--shard-count`, `--shards`)."""
     out: dict[str, object] = {}
     if getattr(args, "database_url", None):
         out["database_url"] = args.database_url
     if getattr(args, "model", None):
         out["model_dir"] = Path(args.model)
+    if getattr(args, "shard_count", None) is not None:
+        out["shard_count"] = args.shard_count
+    if getattr(args, "shards", None) is not None:
+        out["shards"] = args.shards
     return out
 
 
@@ -77,6 +81,8 @@ def migrate(url: str, *, create: bool) -> None:
     if not create and path is not None and not path.exists():
         raise CliError(f"no database at {path.resolve()}; run `toxmod db upgrade` first")
     try:
+        if not create and path is None and not has_schema(url):
+            raise CliError(f"no toxmod schema in {make_url(url).render_as_string()}; run `toxmod db upgrade` first")
         upgrade(url)
     except DBAPIError as exc:  # not a database at all (a text file), or a server refusing us
         raise CliError(f"cannot use the database {make_url(url).render_as_string()}: {exc.orig}") from exc

@@ -53,7 +53,7 @@ def cmd_model_promote(args: argparse.Namespace) -> int:
     for change in changes:
         mark = "worse" if change.worse else "ok"
         print(f"  {change.name:<28} {change.current:.4f} -> {change.candidate:.4f}  {mark}")
-    print(f"models/current now names {args.name}; run /model reload in Discord to switch the running bot")
+    print(f"models/current now names {args.name}; {tell_running_bots(args, args.name)}")
     return 0
 
 
@@ -61,8 +61,24 @@ def cmd_model_rollback(args: argparse.Namespace) -> int:
     from bot.model.registry import rollback
 
     name = rollback(load_settings(args).models_dir)
-    print(f"models/current now names {name} again; run /model reload in Discord to switch the running bot")
+    print(f"models/current now names {name} again; {tell_running_bots(args, name)}")
     return 0
+
+
+def tell_running_bots(args: argparse.Namespace, name: str) -> str:
+    """Announce the new current model to the bot processes sharing a PostgreSQL database; what happens next."""
+    from bot.storage.changes import Change, announce, listens
+    from bot.storage.database import Database
+
+    settings = load_settings(args)
+    if not listens(settings.database_url):
+        return "run /model reload in Discord to switch the running bot"
+    db = Database(settings.database_url)
+    try:
+        db.transaction(lambda s: announce(s, Change(model=name)))
+    finally:
+        db.close()
+    return "every bot process on this database switches to it now"
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

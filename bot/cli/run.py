@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bot.cli.common import CliError, load_settings, migrate, overrides
+from bot.cli.common import CliError, load_settings, migrate, overrides, sqlite_file
 from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def require_token(settings: Settings) -> str:
@@ -43,6 +46,9 @@ def prepare(args: argparse.Namespace) -> tuple[Settings, str]:
     bot's setup it would end in a traceback."""
     settings = load_settings(args)
     token = require_token(settings)
+    if settings.shard_ids is not None and sqlite_file(settings.database_url) is not None:
+        log.warning("sharded on SQLite: fine for one process; several processes need PostgreSQL "
+                    "(a shared DATABASE_URL), or their settings and models drift apart")
     migrate(settings.database_url, create=True)
     return settings, token
 
@@ -53,9 +59,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings, token = prepare(args)
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else settings.log_level.upper())
     bot = create_bot(**overrides(args))
+    # a service manager's stop (systemd, docker) is SIGTERM: drain and close as on Ctrl-C, not die mid-write
+    signal.signal(signal.SIGTERM, _interrupt)
     with talking_to_discord():
         bot.run(token, log_handler=None)  # logging is already configured by main()
     return 0
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -88,6 +100,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
     p.add_argument("--model", help="model directory (default: the one models/current names)")
     p.add_argument("--database-url", help="override DATABASE_URL")
+    p.add_argument("--shard-count", type=int, metavar="N",
+                   help="shard the bot into N shards in all (override SHARD_COUNT; several processes need PostgreSQL)")
+    p.add_argument("--shards", metavar="IDS", help="the shards this process runs, e.g. 0,1 (override SHARDS; "
+                   "default: all N)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("sync", help="register slash commands with Discord (globally, or --guild ID instantly)")

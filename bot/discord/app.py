@@ -4,6 +4,9 @@ close drain queued scores and writes before the connection goes away.
 `create_bot(**overrides)` is what `toxmod run` and the tests use; overrides take the Settings field names
 (`database_url`, `model_dir`, ...). Everything slow (migrations, loading the model) happens off the event
 loop in `setup_hook`. Each cog package registers its own persistent buttons in its `setup`.
+
+With SHARD_COUNT set the bot is discord.py's `AutoShardedBot` running the shards SHARDS names; several
+such processes share one PostgreSQL, and each hears the others' changes (bot/storage/changes.py).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from bot.discord.errors import ToxmodTree
 from bot.moderation.pipeline import Moderation
 from bot.moderation.worker import ScoringWorker, open_scorer
 from bot.settings import Settings
+from bot.storage.changes import Change, ChangeListener, listens
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -43,10 +47,11 @@ class ToxmodBot(commands.Bot):
     db: Database
     moderation: Moderation
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, **options: Any) -> None:
         super().__init__(command_prefix=commands.when_mentioned, intents=intents(), tree_cls=ToxmodTree,
-                         help_command=None, allowed_mentions=discord.AllowedMentions.none())
+                         help_command=None, allowed_mentions=discord.AllowedMentions.none(), **options)
         self.settings = settings
+        self.changes: ChangeListener | None = None
         self.started_at = time.monotonic()
         self.modlog_failures: dict[int, str] = {}  # guild -> last failure to post in its mod-log, to log it once
         self.posting: set[int] = set()  # flags whose mod-log post is in progress
@@ -62,6 +67,13 @@ class ToxmodBot(commands.Bot):
         self.db.start()
         self.scorer = await asyncio.to_thread(open_scorer, self.settings)
         self.moderation = Moderation(self.scorer, self.db)
+        if listens(self.settings.database_url):  # other processes may change settings and the model
+            loop = asyncio.get_running_loop()
+
+            def heard(change: Change | None) -> None:  # in the listener's thread; None: a gap
+                loop.call_soon_threadsafe(lambda: self.spawn(self.moderation.follow(change, self.settings)))
+
+            self.changes = ChangeListener(self.settings.database_url, heard, lambda: heard(None)).start()
         for name in EXTENSIONS:
             await self.load_extension(name)
         if self.settings.dev_guild_id:
@@ -77,6 +89,8 @@ class ToxmodBot(commands.Bot):
         scorer, db = getattr(self, "scorer", None), getattr(self, "db", None)
         for name in list(self.extensions):  # cogs stop their own work first (a retrain process, timers)
             await self.unload_extension(name)
+        if self.changes is not None:
+            await asyncio.to_thread(self.changes.stop)
         if scorer is not None:
             await asyncio.to_thread(scorer.stop)
         try:
@@ -130,6 +144,19 @@ def bot_of(interaction: discord.Interaction) -> ToxmodBot:
     return cast(ToxmodBot, interaction.client)
 
 
+class ShardedToxmodBot(ToxmodBot, commands.AutoShardedBot):
+    """The same bot over several gateway connections (shards), possibly a few of many in this process."""
+
+    def __init__(self, settings: Settings, **options: Any) -> None:
+        super().__init__(settings, **options)
+        # discord.py makes the shards' event queue in connect(), yet close() puts into it: a sharded bot
+        # closed before it connected (a failed start, Ctrl-C during setup) would end in AttributeError
+        setattr(self, "_AutoShardedClient__queue", asyncio.PriorityQueue())  # noqa: B010 -- a mangled name
+
+
 def create_bot(**overrides: object) -> ToxmodBot:
     """The bot with settings from the environment / .env, overridden by keyword (same names as Settings)."""
-    return ToxmodBot(Settings.load(None, **overrides))
+    settings = Settings.load(None, **overrides)
+    if settings.shard_ids is None:
+        return ToxmodBot(settings)
+    return ShardedToxmodBot(settings, shard_count=settings.shard_count, shard_ids=list(settings.shard_ids))

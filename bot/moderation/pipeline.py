@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -16,13 +17,17 @@ from sqlalchemy.orm import Session
 
 from bot.decision import Decision, Scores
 from bot.model.classifier import load_model
+from bot.model.registry import resolve_model_dir
 from bot.moderation.guild_config import GuildConfig, load_guild_config
 from bot.moderation.policy import Policy
 from bot.moderation.worker import ScoringWorker
 from bot.settings import Settings
+from bot.storage.changes import Change
 from bot.storage.database import Database, Spooled
 from bot.storage.models import Flag, FlagOrigin, FlagStatus
 from bot.storage.repository import MessageRef, add_report, latest_flag_for_message, record_score, update_flag_scores
+
+log = logging.getLogger(__name__)
 
 # Scored in chunks of this many, so a long replay can report progress while the worker still batches.
 CHUNK = 256
@@ -110,6 +115,22 @@ class Moderation:
 
     def forget_guild_config(self, guild_id: int) -> None:
         self._configs.pop(guild_id, None)
+
+    async def follow(self, change: Change | None, settings: Settings) -> None:
+        """Apply a change another process (or this one) announced; None: announcements may have been missed
+        (the listener reconnected), so forget every guild and re-check the model.
+
+        The model is reloaded when `models/current` names another folder than the one serving; a process
+        pinned to a folder (MODEL_DIR) keeps it."""
+        if change is None:
+            self._configs.clear()
+        elif change.guild_id is not None:
+            self.forget_guild_config(change.guild_id)
+        if (change is None or change.model is not None) and settings.model_dir is None:
+            current = await asyncio.to_thread(resolve_model_dir, settings.models_dir)
+            if current.resolve() != self.scorer.model.info.path.resolve():
+                old, new = await self.reload_model(settings)
+                log.info("model changed in another process: %s -> %s", old, new)
 
     def policy_for(self, config: GuildConfig | None) -> Policy:
         """The model's calibrated thresholds with the guild's overrides (none outside a guild)."""

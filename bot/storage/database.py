@@ -16,6 +16,13 @@ SQLite, and why:
 - `secure_delete`: what an erasure removes is overwritten with zeros, not left in free space of the file;
   `erase` then truncates the WAL, so no old page image keeps it either.
 
+PostgreSQL, and why: every connection waits at most `lock_timeout` for a lock (its own `lock_timeout`
+setting) and is checked before use (`pool_pre_ping`, so a restarted server costs no failed write). Writes
+from several processes are correct through the database's own guarantees (transactions, `ON CONFLICT`,
+row locks with `FOR UPDATE`; see repository.py); a deadlock or a lock wait past the budget is retried
+like SQLite's busy lock. Erasures need no WAL step: PostgreSQL's WAL is not a copy a reader of the
+database can reach.
+
 When the database cannot be written at all (disk full, read-only, file gone, I/O error), writes made with
 `write_or_spool` wait in a bounded in-memory spool that the writer retries with backoff, oldest first and
 before anything newer; plain writes fail at once with `DatabaseUnavailable`. `health` says so in one
@@ -37,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -83,6 +90,9 @@ def make_engine(url: str, lock_timeout: float = 60.0) -> Engine:
     """An engine; for SQLite, WAL mode, write transactions that take the write lock up front, and a wait
     of up to `lock_timeout` seconds for a lock held elsewhere."""
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(url, pool_pre_ping=True,
+                             connect_args={"options": f"-c lock_timeout={int(lock_timeout * 1000)}"})
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     db = parsed.database
@@ -126,6 +136,16 @@ def upgrade(url: str, revision: str = "head") -> None:
         raise DatabaseError(f"cannot migrate {make_url(url).render_as_string()}: {exc.orig}") from exc
 
 
+def has_schema(url: str) -> bool:
+    """Whether the database holds a toxmod schema (any revision): commands that only read refuse one without."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return inspect(conn).has_table("alembic_version")
+    finally:
+        engine.dispose()
+
+
 # SQLite primary result codes that mean no write can succeed until someone fixes the database or its disk
 _SQLITE_UNAVAILABLE = {
     8: "database is read-only",  # SQLITE_READONLY
@@ -135,6 +155,24 @@ _SQLITE_UNAVAILABLE = {
 }
 _SQLITE_READONLY_DBMOVED = 1032
 _SQLITE_BUSY_OR_LOCKED = {5, 6}
+# PostgreSQL SQLSTATEs that mean the same (class 08 is a lost connection, whatever its code)
+_PG_UNAVAILABLE = {
+    "25006": "database is read-only",  # read_only_sql_transaction (a standby, or default_transaction_read_only)
+    "53100": "database is full",  # disk_full
+    "53200": "database server is out of memory",
+    "53300": "database server has too many connections",
+    "57P01": "database server is shutting down",  # admin_shutdown
+    "57P02": "database server is shutting down",  # crash_shutdown
+    "57P03": "database server is not accepting connections yet",  # cannot_connect_now
+}
+# deadlock_detected, lock_not_available (the lock_timeout budget), serialization_failure: try again
+_PG_RETRY = {"40P01", "55P03", "40001"}
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    state = getattr(orig, "sqlstate", None)
+    return state if isinstance(state, str) else None
 
 
 def unavailable_reason(exc: BaseException) -> str | None:
@@ -145,6 +183,12 @@ def unavailable_reason(exc: BaseException) -> str | None:
         if code == _SQLITE_READONLY_DBMOVED:
             return "database file was moved or deleted"
         return _SQLITE_UNAVAILABLE.get(code & 0xFF)
+    state = _sqlstate(exc)
+    if state is not None:
+        if state.startswith("08"):
+            return "database connection lost"
+        if state in _PG_UNAVAILABLE:
+            return _PG_UNAVAILABLE[state]
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return "database connection lost"
     return None
@@ -154,6 +198,9 @@ def _is_locked(exc: DBAPIError) -> bool:
     code = getattr(exc.orig, "sqlite_errorcode", None)
     if isinstance(code, int):
         return code & 0xFF in _SQLITE_BUSY_OR_LOCKED
+    state = _sqlstate(exc)
+    if state is not None:
+        return state in _PG_RETRY
     message = str(exc.orig).lower()
     return "locked" in message or "deadlock" in message
 
@@ -357,8 +404,9 @@ class Database:
             with self._write_sessions.begin() as session:
                 for job in jobs:
                     try:
-                        with session.begin_nested():
-                            results.append((job, job.fn(session), None))
+                        with session.begin_nested():  # leaving it flushes: a constraint may fail only here
+                            result = job.fn(session)
+                        results.append((job, result, None))
                     except DBAPIError as exc:
                         if _is_locked(exc) or unavailable_reason(exc) is not None:
                             raise

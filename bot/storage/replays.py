@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.storage.models import ReplayRun, utcnow
+from bot.storage.repository import insert_ignoring_conflicts
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,11 @@ class ReplayProgress:
 def start_replay(session: Session, digest: str, path: str, lines_total: int, *, again: bool = False) -> ReplayProgress:
     """The run of this content: new; unfinished, to resume where it stopped; finished, left as it is (the
     caller says so and writes nothing); or with `again`, started over from its first message."""
-    run = session.scalar(select(ReplayRun).where(ReplayRun.digest == digest))
-    if run is None:
-        run = ReplayRun(digest=digest, path=path, lines_total=lines_total, lines_done=0)
-        session.add(run)
-    elif again:
+    created = insert_ignoring_conflicts(session, ReplayRun, digest=digest, path=path, lines_total=lines_total,
+                                        lines_done=0, started_at=utcnow())
+    run = session.scalars(select(ReplayRun).where(ReplayRun.digest == digest).with_for_update()
+                          .execution_options(populate_existing=True)).one()
+    if again and not created:
         run.lines_done, run.finished_at, run.started_at = 0, None, utcnow()
     if run.finished_at is None:
         run.path = path  # the latest place the log was replayed from

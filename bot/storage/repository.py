@@ -2,6 +2,11 @@
 
 They run inside the writer thread (writes) or `Database.read` (reads), never on the event loop. Every
 lookup by flag id is scoped to a guild: a flag of another guild is indistinguishable from a missing one.
+
+Several processes may write at once (shards sharing one PostgreSQL), so no write relies on being the only
+writer: a row that is read, changed and written back is locked first (`FOR UPDATE`; SQLite's write
+transactions are serial anyway), and "create unless it exists" is one `INSERT ... ON CONFLICT DO NOTHING`
+against a unique key, never a look followed by an insert.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ from datetime import datetime, timedelta
 from typing import TypedDict
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.decision import Decision
 from bot.labels import LABELS
+from bot.storage.changes import Change, announce
 from bot.storage.models import (
     AuditEntry,
     Exemption,
@@ -41,6 +48,24 @@ class MessageRef:
     channel_id: int | None = None
     message_id: int | None = None
     author_id: int | None = None
+
+
+class AlreadyReviewed(Exception):
+    """A verdict that expected a pending flag found it already reviewed (by someone else, meanwhile)."""
+
+    def __init__(self, flag: Flag) -> None:
+        super().__init__(f"flag #{flag.id} was already {flag.status.value}")
+        self.flag = flag
+
+
+def insert_ignoring_conflicts(session: Session, model: type, **values: object) -> bool:
+    """INSERT the row unless one with the same unique key exists (then nothing happens); True if inserted.
+
+    Two processes inserting the same key at once both succeed, and exactly one row results."""
+    dialect = session.get_bind().dialect.name
+    insert: postgresql.Insert | sqlite.Insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    key = next(iter(model.__table__.primary_key.columns))  # type: ignore[attr-defined]
+    return session.execute(insert.values(**values).on_conflict_do_nothing().returning(key)).first() is not None
 
 
 class FlagCounts(TypedDict):
@@ -127,8 +152,10 @@ def audit(session: Session, guild_id: int | None, actor_id: int | None, action: 
     return entry
 
 
-def get_flag(session: Session, guild_id: int | None, flag_id: int) -> Flag | None:
-    flag = session.get(Flag, flag_id)
+def get_flag(session: Session, guild_id: int | None, flag_id: int, *, for_update: bool = False) -> Flag | None:
+    """The flag, if it belongs to this guild; `for_update` locks its row until the transaction ends (for a
+    change that depends on what the row says now)."""
+    flag = session.get(Flag, flag_id, with_for_update=for_update, populate_existing=for_update)
     if flag is None or flag.guild_id != guild_id:
         return None
     return flag
@@ -169,11 +196,17 @@ def review_flag(
     *,
     note: str | None = None,
     verdict_labels: list[str] | None = None,
+    only_pending: bool = False,
 ) -> Flag | None:
-    """Record a moderator's verdict; Dismiss means clean on all six labels."""
-    flag = get_flag(session, guild_id, flag_id)
+    """Record a moderator's verdict; Dismiss means clean on all six labels.
+
+    `only_pending` (a click on the mod-log's buttons): raise `AlreadyReviewed` if a verdict landed first,
+    from whichever process; the row is locked, so of two simultaneous clicks exactly one is recorded."""
+    flag = get_flag(session, guild_id, flag_id, for_update=True)
     if flag is None:
         return None
+    if only_pending and flag.status is not FlagStatus.PENDING:
+        raise AlreadyReviewed(flag)
     flag.status = status
     flag.reviewer_id = reviewer_id
     flag.reviewed_at = utcnow()
@@ -190,12 +223,15 @@ def review_flag(
 
 
 def guild_settings(session: Session, guild_id: int) -> GuildSettings:
+    """A guild's settings as stored, or the defaults (not stored) for a guild that never changed any."""
     settings = session.get(GuildSettings, guild_id)
-    if settings is None:
-        settings = GuildSettings(guild_id=guild_id, thresholds={}, automod={})
-        session.add(settings)
-        session.flush()
-    return settings
+    return settings or GuildSettings(guild_id=guild_id, modlog_channel_id=None, thresholds={}, automod={})
+
+
+def _locked_guild_settings(session: Session, guild_id: int) -> GuildSettings:
+    """The guild's settings row, created if missing, locked until the transaction ends."""
+    insert_ignoring_conflicts(session, GuildSettings, guild_id=guild_id, thresholds={}, automod={}, updated_at=utcnow())
+    return session.get_one(GuildSettings, guild_id, with_for_update=True, populate_existing=True)
 
 
 def exemptions(session: Session, guild_id: int) -> list[Exemption]:
@@ -225,7 +261,7 @@ def set_modlog_post(session: Session, flag_id: int, channel_id: int | None, mess
                     error: str | None, now: datetime | None = None) -> None:
     """Where the flag was posted, or why it could not be and when to try again (doubling from 30 s to an
     hour); the flag itself is never lost either way."""
-    flag = session.get(Flag, flag_id)
+    flag = session.get(Flag, flag_id, with_for_update=True, populate_existing=True)
     if flag is None:
         return
     flag.modlog_channel_id, flag.modlog_message_id, flag.modlog_error = channel_id, message_id, error
@@ -270,7 +306,7 @@ def modlog_backlog(session: Session, guild_id: int) -> tuple[int, str | None]:
 def record_action(session: Session, guild_id: int | None, flag_id: int, actor_id: int | None, action: str,
                   **details: object) -> Flag | None:
     """A moderator or automod action on a flagged message (delete, timeout), in the flag and the audit log."""
-    flag = get_flag(session, guild_id, flag_id)
+    flag = get_flag(session, guild_id, flag_id, for_update=True)
     if flag is None:
         return None
     flag.action_taken = action if not flag.action_taken else f"{flag.action_taken}, {action}"
@@ -279,22 +315,29 @@ def record_action(session: Session, guild_id: int | None, flag_id: int, actor_id
 
 
 def update_guild_settings(session: Session, guild_id: int, actor_id: int | None, action: str,
-                          **changes: object) -> GuildSettings:
-    """Change a guild's settings (modlog channel, thresholds, automod) and audit who did it."""
-    settings = guild_settings(session, guild_id)
+                          patch: dict[str, dict[str, object]] | None = None, **changes: object) -> GuildSettings:
+    """Change a guild's settings and audit who did it: `changes` replace fields (modlog channel, a reset of
+    the thresholds), `patch` changes single labels of the `thresholds` / `automod` mappings (None removes
+    one). Patching the row as it is now, under its lock, keeps a change made meanwhile elsewhere (another
+    label, another process) instead of writing back a stale copy of the whole mapping."""
+    settings = _locked_guild_settings(session, guild_id)
     for key, value in changes.items():
         setattr(settings, key, value)
-    audit(session, guild_id, actor_id, action, None, **changes)
+    for key, labels in (patch or {}).items():
+        merged = {**getattr(settings, key), **labels}
+        setattr(settings, key, {label: value for label, value in merged.items() if value is not None})
+    audit(session, guild_id, actor_id, action, None, **changes, **(patch or {}))
+    announce(session, Change(guild_id=guild_id))
     return settings
 
 
 def add_exemption(session: Session, guild_id: int, kind: str, target_id: int, actor_id: int) -> bool:
-    exists = session.scalar(select(Exemption).where(
-        Exemption.guild_id == guild_id, Exemption.kind == kind, Exemption.target_id == target_id))
-    if exists is not None:
+    """False if it was exempt already."""
+    if not insert_ignoring_conflicts(session, Exemption, guild_id=guild_id, kind=kind, target_id=target_id,
+                                     created_by=actor_id, created_at=utcnow()):
         return False
-    session.add(Exemption(guild_id=guild_id, kind=kind, target_id=target_id, created_by=actor_id))
     audit(session, guild_id, actor_id, "exempt_add", kind=kind, target_id=target_id)
+    announce(session, Change(guild_id=guild_id))
     return True
 
 
@@ -305,6 +348,7 @@ def remove_exemption(session: Session, guild_id: int, kind: str, target_id: int,
         return False
     session.delete(row)
     audit(session, guild_id, actor_id, "exempt_remove", kind=kind, target_id=target_id)
+    announce(session, Change(guild_id=guild_id))
     return True
 
 
@@ -343,7 +387,7 @@ def erase_texts(session: Session, *, before: datetime | None = None, guild_id: i
 
 def relabel_flag(session: Session, guild_id: int, flag_id: int, labels: list[str], actor_id: int) -> Flag | None:
     """A moderator's correction of which labels apply to a confirmed flag."""
-    flag = get_flag(session, guild_id, flag_id)
+    flag = get_flag(session, guild_id, flag_id, for_update=True)
     if flag is None or flag.status is not FlagStatus.CONFIRMED:
         return None
     flag.verdict_labels = [label for label in LABELS if label in labels]
@@ -369,12 +413,12 @@ def latest_flag_for_message(session: Session, guild_id: int | None, message_id: 
 
 def add_report(session: Session, flag: Flag, reporter_id: int) -> bool:
     """Add a member's report to a message's flag; False if this member had already reported the message."""
-    if any(report.reporter_id == reporter_id for report in flag.reports):
-        return False
     assert flag.guild_id is not None and flag.message_id is not None  # reports only exist for guild messages
-    flag.reports.append(Report(guild_id=flag.guild_id, message_id=flag.message_id, reporter_id=reporter_id))
-    session.flush()
-    return True
+    added = insert_ignoring_conflicts(session, Report, guild_id=flag.guild_id, message_id=flag.message_id,
+                                      reporter_id=reporter_id, flag_id=flag.id, created_at=utcnow())
+    if added:
+        session.refresh(flag, ["reports"])
+    return added
 
 
 def reports_since(session: Session, guild_id: int, reporter_id: int, since: datetime) -> int:

@@ -13,7 +13,7 @@ from bot.settings import Settings, SettingsError
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("SCORE_BATCH_MAX", "SCORE_THREADS", "BF16", "MODEL_DIR", "LOG_LEVEL", "RETRAIN_EPOCHS",
-                 "DEV_GUILD_ID", "SCORE_MAX_LENGTH"):
+                 "DEV_GUILD_ID", "SCORE_MAX_LENGTH", "SHARD_COUNT", "SHARDS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no .env of the developer's is read
 
@@ -76,3 +76,40 @@ def test_the_cli_reports_a_bad_setting_in_one_line(monkeypatch: pytest.MonkeyPat
     assert main(["score", "hello"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["toxmod: SCORE_BATCH_MAX must be a whole number, got 'lots'"]
+
+
+@pytest.mark.parametrize(
+    ("count", "shards", "expected"),
+    [("", "", None), ("4", "", (0, 1, 2, 3)), ("4", "1, 3", (1, 3)), ("1", "0", (0,))],
+)
+def test_shards_default_to_all_of_them(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, count: str, shards: str,
+                                       expected: tuple[int, ...] | None) -> None:
+    monkeypatch.setenv("SHARD_COUNT", count)
+    monkeypatch.setenv("SHARDS", shards)
+    assert load(tmp_path).shard_ids == expected
+
+
+@pytest.mark.parametrize(
+    ("count", "shards", "message"),
+    [("4", "4", "SHARDS must be distinct numbers from 0 to 3"), ("4", "1,1", "SHARDS must be distinct"),
+     ("4", "a", "SHARDS must be comma-separated shard numbers"), ("", "0", "SHARDS needs SHARD_COUNT"),
+     ("0", "", "SHARD_COUNT must be at least 1")],
+)
+def test_impossible_shards_are_refused_by_name(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, count: str,
+                                               shards: str, message: str) -> None:
+    monkeypatch.setenv("SHARD_COUNT", count)
+    monkeypatch.setenv("SHARDS", shards)
+    with pytest.raises(SettingsError, match=message):
+        load(tmp_path)
+
+
+def test_run_flags_make_a_sharded_bot_of_the_shards_named(tmp_path: Path) -> None:
+    from bot import create_bot
+    from bot.cli import build_parser
+    from bot.cli.common import overrides
+    from bot.discord.app import ShardedToxmodBot
+
+    args = build_parser().parse_args(["run", "--shard-count", "8", "--shards", "2,3"])
+    bot = create_bot(**overrides(args))
+    assert isinstance(bot, ShardedToxmodBot) and bot.shard_count == 8 and bot.shard_ids == [2, 3]
+    assert not isinstance(create_bot(), ShardedToxmodBot)

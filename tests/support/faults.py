@@ -13,6 +13,11 @@ itself produces the real errors on demand:
   write transaction, as on a full disk. Nothing is added to the database file.
 - `make_read_only`: every write fails with SQLITE_READONLY (`PRAGMA query_only=1`).
 
+On PostgreSQL the same faults come from the server itself: `hold_lock` is another connection holding
+`LOCK TABLE ... IN EXCLUSIVE MODE` on every table (writers wait, readers do not); `make_read_only` sets
+`default_transaction_read_only` on each new connection (SQLSTATE 25006); `fill_database` sets a session
+variable that triggers on every table answer with SQLSTATE 53100 (disk_full), as a full disk would.
+
 `fill_database`, `make_read_only` and `restore` work on a running `Database`: they add (or remove) a
 `connect` listener on its engine and dispose of its pool, so every connection opened from then on has the
 fault (or not). Connections checked out at that moment are closed when returned; call them between
@@ -35,6 +40,13 @@ from sqlalchemy.engine import Engine, make_url
 from bot.storage.database import Database
 
 _faults: dict[int, tuple[Engine, Callable[..., None]]] = {}
+
+
+def _postgres_conninfo(db: Database | str | Path) -> str | None:
+    url = db.url if isinstance(db, Database) else str(db)
+    if not url.startswith("postgresql"):
+        return None
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def db_file(db: Database | str | Path) -> Path:
@@ -63,6 +75,10 @@ class HeldLock:
     released: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
 
+    def release(self) -> None:
+        """Let go now, before the time given to `hold_lock` is up."""
+        self._stop.set()
+
 
 @contextmanager
 def hold_lock(db: Database | str | Path, seconds: float) -> Iterator[HeldLock]:
@@ -71,20 +87,29 @@ def hold_lock(db: Database | str | Path, seconds: float) -> Iterator[HeldLock]:
     The body runs while the lock is held and may outlast it; leaving waits until the lock is released
     (at once if the body raised).
     """
-    path = db_file(db)
+    conninfo = _postgres_conninfo(db)
+    path = conninfo or db_file(db)
     held = HeldLock()
     acquired = threading.Event()
     failure: list[BaseException] = []
 
     def hold() -> None:
-        conn = None
+        conn: Any = None
         try:
-            conn = sqlite3.connect(path, timeout=10, isolation_level=None)
-            conn.execute("BEGIN EXCLUSIVE")
+            if conninfo is not None:
+                import psycopg
+
+                conn = psycopg.connect(conninfo)
+                tables = [row[0] for row in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+                conn.execute(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")
+            else:
+                conn = sqlite3.connect(path, timeout=10, isolation_level=None)
+                conn.execute("BEGIN EXCLUSIVE")
             acquired.set()
             held._stop.wait(seconds)
-            conn.execute("ROLLBACK")
-        except sqlite3.Error as exc:
+            conn.rollback() if conninfo is not None else conn.execute("ROLLBACK")
+        except Exception as exc:
             failure.append(exc)
         finally:
             if conn is not None:
@@ -126,6 +151,37 @@ def _read_only(dbapi_conn: Any, _record: object) -> None:
     dbapi_conn.execute("PRAGMA query_only=1")
 
 
+_PG_FULL = """
+CREATE OR REPLACE FUNCTION faults_full() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('faults.disk_full', true) = 'on' THEN
+        RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full';
+    END IF;
+    RETURN NULL;
+END $$
+"""
+
+
+def _pg_fill(dbapi_conn: Any, _record: object) -> None:
+    dbapi_conn.execute("SET faults.disk_full = 'on'")
+    dbapi_conn.commit()
+
+
+def _pg_read_only(dbapi_conn: Any, _record: object) -> None:
+    dbapi_conn.execute("SET default_transaction_read_only = on")
+    dbapi_conn.commit()
+
+
+def _install_pg_full(db: Database) -> None:
+    """The triggers `fill_database` switches on, on every table (once per database; inert until switched on)."""
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(_PG_FULL)
+        tables = conn.exec_driver_sql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").scalars().all()
+        for table in tables:
+            conn.exec_driver_sql(f'CREATE OR REPLACE TRIGGER "faults_full_{table}" BEFORE INSERT OR UPDATE OR DELETE '
+                                 f'ON "{table}" FOR EACH STATEMENT EXECUTE FUNCTION faults_full()')
+
+
 def _set_fault(db: Database, listener: Callable[..., None] | None) -> None:
     engine = db.engine
     previous = _faults.pop(id(engine), None)
@@ -138,13 +194,17 @@ def _set_fault(db: Database, listener: Callable[..., None] | None) -> None:
 
 
 def fill_database(db: Database) -> None:
-    """From now on every write to `db` fails with SQLITE_FULL ("database or disk is full"), as on a full disk."""
-    _set_fault(db, _fill)
+    """From now on every write to `db` fails as on a full disk (SQLITE_FULL; PostgreSQL's disk_full)."""
+    if db.engine.dialect.name == "postgresql":
+        _install_pg_full(db)
+        _set_fault(db, _pg_fill)
+    else:
+        _set_fault(db, _fill)
 
 
 def make_read_only(db: Database) -> None:
-    """From now on every write to `db` fails with SQLITE_READONLY ("attempt to write a readonly database")."""
-    _set_fault(db, _read_only)
+    """From now on every write to `db` fails as read-only (SQLITE_READONLY; PostgreSQL's 25006)."""
+    _set_fault(db, _pg_read_only if db.engine.dialect.name == "postgresql" else _read_only)
 
 
 def restore(db: Database) -> None:

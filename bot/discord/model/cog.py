@@ -14,6 +14,7 @@ from pathlib import Path
 
 import discord
 from discord.ext import commands
+from sqlalchemy.orm import Session
 
 from bot.discord.app import ToxmodBot
 from bot.discord.checks import ADMIN, OWNER_ONLY, GuardedGroup, guild_of, is_owner, require_owner
@@ -24,6 +25,8 @@ from bot.model.info import ModelNotFoundError
 from bot.model.registry import PromotionRefused, promote
 from bot.model.report import Comparison, ModelReport
 from bot.moderation.feedback import feedback_rows, reviewed_flags, runs_dir, write_feedback_csv
+from bot.storage.changes import Change, announce
+from bot.storage.locks import try_lock
 from bot.storage.models import utcnow
 from bot.storage.repository import audit, flag_counts_since, modlog_backlog
 
@@ -53,8 +56,27 @@ class ModelAdmin(commands.Cog):
         if job is not None and job.running:
             step = job.progress().get("step", 0)
             raise UserInputError(f"A retrain is already running ({job.name}, step {step}); see /model status.")
-        settings, name = bot.settings, retrain.candidate_name()
-        flags = await bot.db.read(lambda s: reviewed_flags(s, guild.id))
+        # one retrain at a time across every process sharing the database, held until the child exits
+        lock = await asyncio.to_thread(try_lock, bot.db.engine, "retrain")
+        if lock is None:
+            raise UserInputError("A retrain is already running (in this or another bot process); wait for its "
+                                 "report in the mod-log.")
+        try:
+            job = await self._start_retrain(guild)
+        except BaseException:
+            lock.release()
+            raise
+        job.lock = lock
+        self.retrain_job = job
+        self.retrain_task = asyncio.create_task(self._finish_retrain(guild, job))
+        log.info("retrain %s started by %s on %d verdicts", job.name, interaction.user.id, job.verdicts)
+        await interaction.followup.send(
+            f"Retrain started: candidate `{job.name}` from {job.verdicts} verdicts. Follow it with /model status; "
+            "the report will be posted in the mod-log.", ephemeral=True)
+
+    async def _start_retrain(self, guild: discord.Guild) -> retrain.RetrainJob:
+        settings, name = self.bot.settings, retrain.candidate_name()
+        flags = await self.bot.db.read(lambda s: reviewed_flags(s, guild.id))
         rows = feedback_rows(flags)
         if not rows:
             raise UserInputError("No moderator verdicts with text yet: confirm or dismiss some flags first.")
@@ -65,19 +87,18 @@ class ModelAdmin(commands.Cog):
         feedback_csv = job.run_dir / "feedback.csv"
         await asyncio.to_thread(write_feedback_csv, rows, feedback_csv)
         data_dir = Path(settings.data_dir) if Path(settings.data_dir).is_dir() else None
-        command = retrain.train_command(job, bot.scorer.model.info.path, feedback_csv, data_dir,
+        command = retrain.train_command(job, self.bot.scorer.model.info.path, feedback_csv, data_dir,
                                         Path(settings.models_dir), settings.retrain_samples,
                                         settings.retrain_epochs, settings.retrain_threads)
         await retrain.start_process(job, command, settings.retrain_threads)
-        self.retrain_job = job
-        self.retrain_task = asyncio.create_task(self._finish_retrain(guild, job))
-        log.info("retrain %s started by %s on %d verdicts", job.name, interaction.user.id, job.verdicts)
-        await interaction.followup.send(
-            f"Retrain started: candidate `{job.name}` from {job.verdicts} verdicts. Follow it with /model status; "
-            "the report will be posted in the mod-log.", ephemeral=True)
+        return job
 
     async def _finish_retrain(self, guild: discord.Guild, job: retrain.RetrainJob) -> None:
-        await retrain.wait(job)
+        try:
+            await retrain.wait(job)
+        finally:
+            if job.lock is not None:
+                job.lock.release()
         comparison = None
         if not job.error:
             try:
@@ -148,7 +169,8 @@ class ModelAdmin(commands.Cog):
             embed.add_field(name="Database", value=f"⚠ {self.bot.db.health}", inline=False)
         await send_ephemeral(interaction, embed=embed)
 
-    @model.command(name="reload", description="Switch to the model models/current names, without a restart")
+    @model.command(name="reload", description="Switch to the model models/current names, without a restart "
+                                              "(in every bot process)")
     async def model_reload(self, interaction: discord.Interaction) -> None:
         await require_owner(interaction)
         try:
@@ -158,6 +180,7 @@ class ModelAdmin(commands.Cog):
             raise UserInputError(f"Reload failed, still using {self.bot.scorer.model.version}: the model named by "
                                  "models/current is missing or unreadable (the bot's log has the details).") from exc
         log.info("model reloaded by %s: %s -> %s", interaction.user.id, old, new)
+        await self.bot.db.write(lambda s: announce(s, Change(model=new)))  # and so does every other process
         await interaction.followup.send(f"Model reloaded: {old} → {new}.", ephemeral=True)
 
     async def handle_candidate(self, interaction: discord.Interaction, action: str, name: str) -> None:
@@ -186,8 +209,12 @@ class ModelAdmin(commands.Cog):
                 return
             await asyncio.to_thread(shutil.rmtree, models_dir / name)
             outcome = f"Discarded by {interaction.user.mention}."
-        await bot.db.write(lambda s: audit(s, interaction.guild_id, interaction.user.id, f"candidate_{action}",
-                                           candidate=name))
+        def record(session: Session) -> None:
+            audit(session, interaction.guild_id, interaction.user.id, f"candidate_{action}", candidate=name)
+            if action == "promote":  # every other process switches too
+                announce(session, Change(model=name))
+
+        await bot.db.write(record)
         embed = interaction.message.embeds[0] if interaction.message and interaction.message.embeds else None
         if embed is not None:
             embed.set_field_at(len(embed.fields) - 1, name="Status", value=outcome, inline=False)

@@ -1,8 +1,9 @@
 """`/model retrain`: the same training as `toxmod train`, as a separate low-priority OS process.
 
 Training in the bot's own process would fight live scoring for the GIL and the cores; a child process
-with `nice` and a bounded thread count leaves the scoring worker its speed. One retrain at a time per bot;
-the child writes `progress.json` in its run directory, which `/model status` reads.
+with `nice` and a bounded thread count leaves the scoring worker its speed. One retrain at a time across
+every process sharing the database (bot/storage/locks.py); the child writes `progress.json` in its run
+directory, which `/model status` reads.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import discord
 from bot.discord.app import bot_of
 from bot.model.report import Comparison
 from bot.moderation.feedback import FEEDBACK_CSV
+from bot.storage.locks import JobLock
 
 if TYPE_CHECKING:
     from bot.discord.model.cog import ModelAdmin
@@ -48,6 +50,7 @@ class RetrainJob:
     process: asyncio.subprocess.Process | None = None
     returncode: int | None = None
     error: str | None = None
+    lock: JobLock | None = None  # the cross-process retrain lock, released when the child exits
 
     @property
     def running(self) -> bool:

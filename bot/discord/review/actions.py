@@ -26,7 +26,7 @@ from bot.discord.review.modlog import refresh_modlog_message
 from bot.discord.review.views import flag_view, timeout_view, verdict_view
 from bot.storage.database import DatabaseUnavailable
 from bot.storage.models import Flag, FlagStatus
-from bot.storage.repository import get_flag, record_action, relabel_flag, review_flag
+from bot.storage.repository import AlreadyReviewed, get_flag, record_action, relabel_flag, review_flag
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,12 @@ async def load_flag(bot: ToxmodBot, guild_id: int, flag_id: int) -> Flag:
 
 
 async def review(bot: ToxmodBot, guild_id: int, flag_id: int, status: FlagStatus, actor_id: int,
-                 note: str | None = None) -> Flag:
-    return _found(await bot.db.write(lambda s: review_flag(s, guild_id, flag_id, status, actor_id, note=note)),
-                  flag_id)
+                 note: str | None = None, *, only_pending: bool = False) -> Flag:
+    try:
+        return _found(await bot.db.write(lambda s: review_flag(s, guild_id, flag_id, status, actor_id, note=note,
+                                                               only_pending=only_pending)), flag_id)
+    except AlreadyReviewed as exc:
+        raise UserInputError(f"Flag #{flag_id} was already {exc.flag.status.value} by another moderator.") from exc
 
 
 async def delete_flagged_message(bot: ToxmodBot, guild: discord.Guild, flag: Flag, actor_id: int) -> Flag:
@@ -107,10 +110,8 @@ async def _handle_button(bot: ToxmodBot, interaction: discord.Interaction, actio
         await send_ephemeral(interaction, f"Time out <@{flag.author_id}> for how long?", view=timeout_view(flag.id))
         return
     if action in ("confirm", "dismiss"):
-        if flag.status is not FlagStatus.PENDING:
-            raise UserInputError(f"Flag #{flag.id} was already {flag.status.value} by another moderator.")
         status = FlagStatus.CONFIRMED if action == "confirm" else FlagStatus.DISMISSED
-        flag = await review(bot, guild.id, flag.id, status, interaction.user.id)
+        flag = await review(bot, guild.id, flag.id, status, interaction.user.id, only_pending=True)
     else:
         flag = await delete_flagged_message(bot, guild, flag, interaction.user.id)
     await interaction.edit_original_response(embed=flag_embed(flag), view=flag_view(flag))

@@ -68,8 +68,9 @@ class ServerSettings(commands.Cog):
             interaction,
             f"Erased {erased} stored message texts of {member.mention}; verdicts and scores are kept.")
 
-    async def _update(self, guild_id: int, actor_id: int, action: str, **changes: object) -> None:
-        await update_settings(self.bot, guild_id, actor_id, action, **changes)
+    async def _update(self, guild_id: int, actor_id: int, action: str,
+                      patch: dict[str, dict[str, object]] | None = None, **changes: object) -> None:
+        await update_settings(self.bot, guild_id, actor_id, action, patch, **changes)
 
     # -- /modlog -----------------------------------------------------------------------------------------
     @modlog.command(name="set", description="Post flags in this channel")
@@ -144,16 +145,14 @@ class ServerSettings(commands.Cog):
                           threshold: app_commands.Range[float, 0.0, 1.0], delete: bool = False,
                           timeout_minutes: app_commands.Range[int, 0, 40320] = 0) -> None:
         guild_id = guild_of(interaction).id
-        config = await self.bot.moderation.guild_config(guild_id)
-        rules = {name: rule.to_json() for name, rule in config.automod.items()}
+        rule: dict | None = None
         if threshold == 0 or not (delete or timeout_minutes):
-            rules.pop(label, None)
             text = f"Automod is off for `{label}`."
         else:
             in_force = (await self.bot.moderation.policy(guild_id)).thresholds[label]
             if threshold < in_force:
                 raise UserInputError(f"The automod threshold must be at least the flag threshold ({in_force:.2f}).")
-            rules[label] = AutomodRule(float(threshold), delete, timeout_minutes).to_json()
+            rule = AutomodRule(float(threshold), delete, timeout_minutes).to_json()
             text = f"Automod for `{label}` ≥ {threshold:.2f} set."
-        await self._update(guild_id, interaction.user.id, "automod_set", automod=rules)
+        await self._update(guild_id, interaction.user.id, "automod_set", {"automod": {label: rule}})
         await send_ephemeral(interaction, text)

@@ -10,7 +10,9 @@ from bot.storage.repository import update_guild_settings
 Label = Literal["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
 
 
-async def update_settings(bot: ToxmodBot, guild_id: int, actor_id: int, action: str, **changes: object) -> None:
-    """Write (and audit) a change to a guild's settings; the cached configuration is dropped with it."""
-    await bot.db.write(lambda s: update_guild_settings(s, guild_id, actor_id, action, **changes))
+async def update_settings(bot: ToxmodBot, guild_id: int, actor_id: int, action: str,
+                          patch: dict[str, dict[str, object]] | None = None, **changes: object) -> None:
+    """Write (and audit) a change to a guild's settings (see `update_guild_settings` for `patch`); every
+    process drops its cached configuration of the guild (this one at once, the others when notified)."""
+    await bot.db.write(lambda s: update_guild_settings(s, guild_id, actor_id, action, patch, **changes))
     bot.moderation.forget_guild_config(guild_id)

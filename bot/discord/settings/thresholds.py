@@ -23,8 +23,9 @@ class Thresholds(commands.Cog):
     def __init__(self, bot: ToxmodBot) -> None:
         self.bot = bot
 
-    async def _update(self, guild_id: int, actor_id: int, action: str, **changes: object) -> None:
-        await update_settings(self.bot, guild_id, actor_id, action, **changes)
+    async def _update(self, guild_id: int, actor_id: int, action: str,
+                      patch: dict[str, dict[str, object]] | None = None, **changes: object) -> None:
+        await update_settings(self.bot, guild_id, actor_id, action, patch, **changes)
 
     # -- /thresholds -------------------------------------------------------------------------------------
     @thresholds.command(name="show", description="Thresholds in force here, and the model's defaults")
@@ -52,9 +53,7 @@ class Thresholds(commands.Cog):
                              value: app_commands.Range[float, 0.01, 1.0]) -> None:
         validate_threshold(label, value)
         guild_id = guild_of(interaction).id
-        config = await self.bot.moderation.guild_config(guild_id)
-        await self._update(guild_id, interaction.user.id, "thresholds_set",
-                           thresholds={**config.thresholds, label: float(value)})
+        await self._update(guild_id, interaction.user.id, "thresholds_set", {"thresholds": {label: float(value)}})
         await send_ephemeral(interaction, f"`{label}` threshold is now {value:.2f} here.")
 
     @thresholds.command(name="reset", description="Back to the model's calibrated thresholds")
@@ -99,9 +98,8 @@ class SuggestView(discord.ui.View):
     async def apply(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
         guild_id = guild_of(interaction).id
         await acknowledge(interaction)
-        config = await self.cog.bot.moderation.guild_config(guild_id)
         await self.cog._update(guild_id, interaction.user.id, "thresholds_apply_suggested",
-                               thresholds={**config.thresholds, **self.proposed})
+                               {"thresholds": dict(self.proposed)})
         button.disabled = True
         applied = ", ".join(f"{label} {value:.2f}" for label, value in self.proposed.items())
         await interaction.edit_original_response(content=f"Applied: {applied}.", view=self)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,7 @@ from bot.labels import LABELS
 from bot.model.info import read_model_info
 from bot.model.registry import resolve_model_dir
 from bot.moderation.policy import Policy
-
-
-def rows(db_url: str, table: str) -> int:
-    path = db_url.removeprefix("sqlite:///")
-    if not Path(path).exists():
-        return 0
-    return sqlite3.connect(path).execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+from tests.support.rows import has_schema, rows
 
 
 def test_score_jsonl_contract(capsys: pytest.CaptureFixture[str], models_dir: Path) -> None:
@@ -106,7 +99,7 @@ def test_missing_model_is_one_clear_line_and_touches_no_database(
     assert main(["replay", "--model", str(tmp_path / "gone"), str(log)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"toxmod: model directory not found: {tmp_path / 'gone'}"
-    assert not Path(db_url.removeprefix("sqlite:///")).exists()
+    assert not has_schema(db_url)
     assert main(["score", "--model", str(tmp_path / "gone"), "hi"]) == 2
 
 

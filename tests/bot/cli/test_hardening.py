@@ -8,26 +8,26 @@ subprocess, as a user would.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 import tomllib
 import types
 from collections.abc import Callable
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import make_url
+from sqlalchemy.exc import DBAPIError
 
 from bot.cli import main
 from bot.settings import PROJECT_ROOT
+from tests.support.rows import count, has_schema
 
 
 def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
@@ -41,17 +41,6 @@ def cli(*args: str, env: dict[str, str] | None = None, **popen: Any) -> subproce
     return subprocess.Popen([sys.executable, "-m", "bot.cli", *args], cwd=PROJECT_ROOT, text=True,
                             env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             **popen)
-
-
-def count(db_path: Path, sql: str) -> int:
-    if not db_path.exists():
-        return 0
-    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
-        return conn.execute(sql).fetchone()[0]
-
-
-def sqlite_path(db_url: str) -> Path:
-    return Path(db_url.removeprefix("sqlite:///"))
 
 
 # -- 1 and 6: model directories that cannot score -------------------------------------------------------
@@ -118,10 +107,10 @@ def test_an_unusable_database_url_is_one_clear_line(monkeypatch: pytest.MonkeyPa
         assert one_error_line(capsys).startswith(f"toxmod: {message}")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("psycopg") is not None, reason="the PostgreSQL driver is installed")
 def test_a_postgresql_url_without_its_driver_says_which_extra_to_install(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as on an install without the postgres extra
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u:secret@localhost/toxmod")
     for command in (["flags"], ["db", "upgrade"]):
         assert main(command) == 2
@@ -136,10 +125,15 @@ def test_a_postgresql_url_without_its_driver_says_which_extra_to_install(
 )
 def test_commands_that_read_never_create_a_database(db_url: str, capsys: pytest.CaptureFixture[str],
                                                     command: list[str]) -> None:
-    path = sqlite_path(db_url)
     assert main(command) == 2
-    assert one_error_line(capsys) == f"toxmod: no database at {path}; run `toxmod db upgrade` first"
-    assert not path.exists()
+    if db_url.startswith("sqlite"):
+        path = Path(db_url.removeprefix("sqlite:///"))
+        assert one_error_line(capsys) == f"toxmod: no database at {path}; run `toxmod db upgrade` first"
+        assert not path.exists()
+    else:
+        where = make_url(db_url).render_as_string()
+        assert one_error_line(capsys) == f"toxmod: no toxmod schema in {where}; run `toxmod db upgrade` first"
+    assert not has_schema(db_url)
 
 
 # -- 4: Discord unreachable or refusing the token ------------------------------------------------------
@@ -225,7 +219,7 @@ def test_score_and_replay_read_input_alike(monkeypatch: pytest.MonkeyPatch, tmp_
     log.write_bytes(data)
     assert main(["replay", "-q", str(log)]) == 2
     assert one_error_line(capsys).startswith(f"toxmod: {log} {message}")
-    assert count(sqlite_path(db_url), "SELECT count(*) FROM scored_messages") == 0
+    assert count(db_url, "SELECT count(*) FROM scored_messages") == 0
 
 
 # -- 9: replay streams, commits as it goes, resumes, never repeats ----------------------------------------
@@ -233,7 +227,7 @@ def test_replaying_a_log_twice_writes_nothing_the_second_time(tmp_path: Path, db
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "chat.csv"
     log.write_text('author,channel,content\n1,9,hello friend\n2,9,"you are a stupid idiot"\n')
-    db = sqlite_path(db_url)
+    db = db_url
     assert main(["replay", "-q", str(log)]) == 0
     assert "replayed 2 messages" in capsys.readouterr().out
     moved = tmp_path / "renamed.csv"  # the same content is the same log, wherever it is
@@ -252,7 +246,7 @@ def test_a_malformed_row_deep_in_a_log_fails_before_anything_is_written(tmp_path
     log.write_text("author,channel,content\n" + "1,9,hello friend\n" * 1500 + "1,9\n" + "1,9,gg\n" * 10)
     assert main(["replay", "-q", str(log)]) == 2
     assert one_error_line(capsys) == f"toxmod: {log}: line 1502 has 2 fields, expected 3"
-    assert count(sqlite_path(db_url), "SELECT count(*) FROM scored_messages") == 0
+    assert count(db_url, "SELECT count(*) FROM scored_messages") == 0
 
 
 def test_ctrl_c_during_replay_keeps_what_was_written_and_a_rerun_resumes(
@@ -261,14 +255,14 @@ def test_ctrl_c_during_replay_keeps_what_was_written_and_a_rerun_resumes(
     log = tmp_path / "chat.txt"
     total = 1500  # six chunks: Ctrl-C after the first lands well before the last
     log.write_text("".join(f"hello friend {i} you are a stupid idiot\n" for i in range(total)))
-    db = sqlite_path(db_url)
+    db = db_url
     proc = cli("replay", "-q", str(log))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:  # Ctrl-C once the first chunk is committed
         try:
             if count(db, "SELECT coalesce(max(lines_done), 0) FROM replay_runs"):
                 break
-        except sqlite3.OperationalError:  # the schema is still being created
+        except DBAPIError:  # the schema is still being created
             pass
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)

@@ -19,8 +19,8 @@ from tests.support.world import World
 
 
 @pytest.fixture
-def bot_options(models_dir: Path, tmp_path: Path) -> dict[str, object]:
-    return {"database_url": f"sqlite:///{tmp_path / 'bot.db'}", "models_dir": models_dir, "model_dir": None,
+def bot_options(models_dir: Path, tmp_path: Path, db_url: str) -> dict[str, object]:
+    return {"database_url": db_url, "models_dir": models_dir, "model_dir": None,
             "dev_guild_id": None, "score_max_length": 32, "tuning_cache": tmp_path / "engines.json"}
 
 

@@ -37,7 +37,8 @@ def add_flag(db: Database, text: str, author_id: int) -> int:
 
 
 @pytest.mark.parametrize("length", [40, 10_000], ids=["short", "overflow-pages"])
-async def test_forgetting_a_member_leaves_no_copy_in_the_file_or_the_wal(db: Database, length: int) -> None:
+async def test_forgetting_a_member_leaves_no_copy_in_the_file_or_the_wal(sqlite_db: Database, length: int) -> None:
+    db = sqlite_db
     with db.engine.connect() as conn:  # what is erased is zeroed in the file, not left in free space
         assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
     secret, kept = marker(length), marker()
@@ -53,7 +54,8 @@ async def test_forgetting_a_member_leaves_no_copy_in_the_file_or_the_wal(db: Dat
     assert db.read_sync(lambda s: [f.text for f in s.query(Flag).order_by(Flag.id)]) == [None, kept]
 
 
-def test_the_cli_purge_erases_without_a_trace_too(db: Database) -> None:
+def test_the_cli_purge_erases_without_a_trace_too(sqlite_db: Database) -> None:
+    db = sqlite_db
     secret = marker()
     flag_id = add_flag(db, secret, author_id=5)
     db.write_sync(lambda s: setattr(s.get(Flag, flag_id), "created_at", utcnow() - timedelta(days=100)))

@@ -16,6 +16,7 @@ from bot.moderation.policy import Policy
 from bot.storage.database import Database, DatabaseError, upgrade
 from bot.storage.models import AuditEntry, Base, Flag, FlagStatus, ScoredMessage
 from bot.storage.repository import MessageRef, get_flag, list_flags, record_score, review_flag
+from tests.support.faults import hold_lock
 
 POLICY = Policy(dict.fromkeys(LABELS, 0.5))
 
@@ -35,9 +36,9 @@ def test_migrations_build_the_schema_the_models_describe(db_url: str) -> None:
     upgrade(db_url)  # idempotent
 
 
-def test_sqlite_runs_in_wal_mode(db: Database, db_url: str) -> None:
-    db.write_sync(lambda s: record_score(s, MessageRef(guild_id=1), decision(0.1), "hi"))
-    assert sqlite3.connect(db_url.removeprefix("sqlite:///")).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+def test_sqlite_runs_in_wal_mode(sqlite_db: Database, sqlite_url: str) -> None:
+    sqlite_db.write_sync(lambda s: record_score(s, MessageRef(guild_id=1), decision(0.1), "hi"))
+    assert sqlite3.connect(sqlite_url.removeprefix("sqlite:///")).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_unflagged_messages_leave_no_text_and_flags_keep_a_snapshot(db: Database) -> None:
@@ -107,16 +108,50 @@ def test_missing_database_directory_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_locked_database_fails_clearly_after_the_wait_budget_and_writes_nothing(db_url: str) -> None:
     database = Database(db_url, lock_timeout=0.2).upgrade().start()
-    database.engine.dispose()
-    blocker = sqlite3.connect(db_url.removeprefix("sqlite:///"), timeout=0)
-    blocker.execute("BEGIN EXCLUSIVE")
-    try:
+    with hold_lock(database, seconds=10) as held:
         fut = database.submit(lambda s: record_score(s, MessageRef(guild_id=1), decision(0.9), "x"))
         with pytest.raises(DatabaseError, match="locked"):
             fut.result(timeout=60)
         assert database.health is None  # a lock is something to wait for, not an outage to spool through
-    finally:
-        blocker.rollback()
-        blocker.close()
+        assert not held.released.is_set()
+        held.release()
     assert database.read_sync(lambda s: s.scalars(select(Flag)).all()) == []
     database.close()
+
+
+def _schema(url: str) -> dict[str, object]:
+    """Tables, columns (kind of type, nullability), keys and indexes, as the database reports them."""
+    engine = create_engine(url)
+    try:
+        found = inspect(engine)
+        schema: dict[str, object] = {}
+        for table in sorted(found.get_table_names()):
+            columns = {c["name"]: (_kind(c["type"]), c["nullable"]) for c in found.get_columns(table)}
+            indexes = sorted((i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in found.get_indexes(table)
+                             if not i.get("duplicates_constraint"))  # PostgreSQL lists a UNIQUE's index too
+            unique = sorted(tuple(u["column_names"]) for u in found.get_unique_constraints(table))
+            foreign = sorted((tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]))
+                             for f in found.get_foreign_keys(table))
+            schema[table] = (columns, tuple(found.get_pk_constraint(table)["constrained_columns"]), indexes, unique,
+                             foreign)
+        return schema
+    finally:
+        engine.dispose()
+
+
+def _kind(column_type: object) -> str:
+    """A type as the application sees it: SQLite's INTEGER and PostgreSQL's BIGINT are both whole numbers."""
+    python_type = getattr(column_type, "python_type", None)
+    try:
+        return python_type.__name__ if python_type is not None else type(column_type).__name__
+    except NotImplementedError:
+        return type(column_type).__name__
+
+
+def test_the_migrations_build_the_same_schema_on_sqlite_and_postgresql(sqlite_url: str, postgres_url: str) -> None:
+    upgrade(sqlite_url)
+    upgrade(postgres_url)
+    on_sqlite, on_postgres = _schema(sqlite_url), _schema(postgres_url)
+    assert set(on_sqlite) == set(on_postgres)
+    for table in on_sqlite:
+        assert on_sqlite[table] == on_postgres[table], table
