@@ -191,6 +191,9 @@ def unavailable_reason(exc: BaseException) -> str | None:
             return _PG_UNAVAILABLE[state]
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return "database connection lost"
+    # no connection could be made at all (server down, restarting, unreachable): psycopg gives that no SQLSTATE
+    if isinstance(exc, OperationalError) and state is None and type(orig).__module__.startswith("psycopg"):
+        return "database server cannot be reached"
     return None
 
 

@@ -22,6 +22,7 @@ from bot.storage.database import Database, DatabaseUnavailable, Spooled, unavail
 from bot.storage.models import AuditEntry, Flag, FlagStatus, Report
 from bot.storage.repository import MessageRef, audit, record_score, review_flag
 from tests.support.faults import db_file, fill_database, hold_lock, make_read_only, restore
+from tests.support.postgres import PostgresServer
 
 POLICY = Policy(dict.fromkeys(LABELS, 0.5))
 LOGGER = "bot.storage.database"
@@ -257,3 +258,19 @@ def test_a_lost_connection_to_a_database_server_counts_as_unavailable() -> None:
     lost = DBAPIError("INSERT ...", {}, Exception("server closed the connection"), connection_invalidated=True)
     assert unavailable_reason(lost) == "database connection lost"
     assert unavailable_reason(DBAPIError("INSERT ...", {}, Exception("duplicate key"))) is None
+
+
+async def test_writes_wait_in_memory_while_the_postgresql_server_is_down(postgres_server: PostgresServer) -> None:
+    server = PostgresServer()  # a server of this test's own, to stop
+    try:
+        db = Database(server.create_database(), retry_initial=0.05, retry_max=0.1).upgrade().start()
+        await db.write(lambda s: audit(s, 1, 7, "before"))
+        server.stop()
+        spooled = await db.write_or_spool(lambda s: audit(s, 1, 7, "while down"))
+        assert isinstance(spooled, Spooled) and spooled.reason == "database server cannot be reached"
+        assert db.health == "database server cannot be reached; 1 write waiting in memory"
+        with pytest.raises(DatabaseUnavailable, match="cannot be reached"):
+            await db.write(lambda s: audit(s, 1, 7, "plain"))
+        db.close(timeout=5)
+    finally:
+        server.stop()
