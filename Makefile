@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TOXMOD := $(VENV)/bin/toxmod
 
-.PHONY: setup demo test lint postgres bench clean
+.PHONY: setup demo test lint services bench clean
 
 setup: $(VENV)/.installed
 
@@ -30,11 +30,13 @@ lint: setup
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
-# Every database test runs on SQLite and on a real PostgreSQL the tests start themselves (.ci/install-postgres).
-postgres:
+# Every database test runs on SQLite and on a real PostgreSQL the tests start themselves (.ci/install-postgres);
+# the playground is tested in Debian's headless Chromium (.ci/install-chromium).
+services:
 	@bash .ci/install-postgres
+	@bash .ci/install-chromium
 
-test: lint postgres
+test: lint services
 	$(PY) -m pytest -q
 
 # `make bench BENCH_ARGS=--quick` checks every section in a couple of minutes (its numbers mean nothing).

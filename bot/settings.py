@@ -10,6 +10,7 @@ the variable, before anything starts.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 import types
@@ -66,6 +67,17 @@ class Settings:
     # which of them this process runs, comma-separated ("0,1"); empty SHARDS: all of them
     shard_count: int | None = _setting(None, minimum=1)
     shards: str = ""
+    # `toxmod serve`: where it listens, who may call it, how often, how much
+    api_host: str = "127.0.0.1"  # loopback only unless told otherwise (and then API_KEYS is required)
+    api_port: int = _setting(8080, minimum=1, maximum=65535)
+    # comma-separated API keys; an entry `sha256:<hex>` is a key stored hashed (`toxmod serve --hash-key`)
+    api_keys: str = ""
+    api_rate_limit: float = _setting(1.0, minimum=0.001)  # requests per second per key (Perspective's default: 1)
+    api_rate_burst: int = _setting(60, minimum=1)  # requests a key may make at once after a quiet minute
+    api_max_body_bytes: int = _setting(1_048_576, minimum=1024)  # per request
+    api_max_texts: int = _setting(256, minimum=1)  # per /v1/score request
+    api_cors_origins: str = ""  # comma-separated origins allowed to call the API from a browser; empty: none
+    api_max_models: int = _setting(2, minimum=0)  # models besides the current one the playground may keep loaded
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -89,6 +101,7 @@ class Settings:
         if any(not part.strip().isdigit() for part in self.owner_ids.split(",") if part.strip()):
             raise SettingsError(f"OWNER_IDS must be comma-separated Discord user ids, got {self.owner_ids!r}")
         self.shard_ids  # noqa: B018 -- validates SHARDS against SHARD_COUNT
+        self.api_key_digests  # noqa: B018 -- validates API_KEYS
         if self.score_engine is not None and self.score_engine not in ENGINE_NAMES:
             raise SettingsError(f"SCORE_ENGINE must be one of {', '.join(ENGINE_NAMES)} or empty, "
                                 f"got {self.score_engine!r}")
@@ -112,6 +125,22 @@ class Settings:
         return ids
 
     @property
+    def api_key_digests(self) -> frozenset[str]:
+        """The sha256 of every API key: keys given in the clear are hashed here and compared hashed."""
+        digests = set()
+        for entry in (part.strip() for part in self.api_keys.split(",")):
+            if not entry:
+                continue
+            if entry.startswith("sha256:"):
+                digest = entry.removeprefix("sha256:").lower()
+                if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                    raise SettingsError("API_KEYS: an entry `sha256:...` must carry 64 hex digits")
+                digests.add(digest)
+            else:
+                digests.add(hash_api_key(entry))
+        return frozenset(digests)
+
+    @property
     def owners(self) -> frozenset[int]:
         return frozenset(int(part) for part in self.owner_ids.split(",") if part.strip())
 
@@ -130,6 +159,10 @@ class Settings:
                 values[f.name] = _parse(f.name.upper(), raw, hints[f.name])
         values.update(overrides)
         return cls(**values)
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def _optional(hint: Any) -> bool:

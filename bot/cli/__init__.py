@@ -9,14 +9,15 @@ import os
 import sys
 from collections.abc import Callable
 
-from bot.cli import models, moderation, run, scoring, train
+from bot.cli import models, moderation, run, scoring, serve, train
 from bot.cli.common import CliError
 
 __all__ = ["CliError", "build_parser", "main"]
 
 
 BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
-    scoring.add_commands, moderation.add_commands, models.add_commands, run.add_commands, train.add_commands]
+    scoring.add_commands, moderation.add_commands, models.add_commands, run.add_commands, serve.add_commands,
+    train.add_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

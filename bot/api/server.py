@@ -1,0 +1,393 @@
+"""`toxmod serve`: toxmod's scoring over HTTP, for everything that is not the Discord bot.
+
+- `POST /v1alpha1/comments:analyze` and the discovery document: Perspective's API, request for request and
+  error for error (bot/api/perspective.py), so a tool written for Perspective keeps working with one URL
+  changed. Nothing an API request sends is ever stored (`doNotStore` is the only behaviour there is).
+- `POST /v1/score`: toxmod's own batch endpoint, answering in the `toxmod score --jsonl` contract, with a
+  guild's thresholds when given its id (read from the bot's database, never written).
+- `GET /v1/models`, `GET /`: the playground page and the models it may pick from.
+- `GET /healthz`, `GET /metrics` (Prometheus text format).
+
+aiohttp, not FastAPI: discord.py already depends on it (no new dependency), it is one asyncio stack with
+the bot's, and the scoring worker (a thread that micro-batches whatever is queued) needs nothing from a
+framework but an `await`. Concurrent requests are batched together by that worker, as live messages are.
+
+Access: bound to loopback unless told otherwise; with API_KEYS set every API request needs a key (as
+`?key=`, `X-Goog-Api-Key` or `Authorization: Bearer`), and keys are only ever compared as sha256 digests.
+Each key (or, without keys, each client address) has a token bucket: API_RATE_LIMIT requests a second,
+up to API_RATE_BURST at once. No CORS headers unless API_CORS_ORIGINS names the origin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import json
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.api.metrics import Metrics
+from bot.api.perspective import (
+    COMMENT_MAX_BYTES,
+    ApiError,
+    analyze_response,
+    discovery_document,
+    parse_analyze,
+    sentence_spans,
+)
+from bot.decision import Scores
+from bot.labels import LABELS
+from bot.model.registry import list_models
+from bot.moderation.guild_config import GuildConfig
+from bot.moderation.pipeline import Moderation
+from bot.moderation.policy import Policy
+from bot.moderation.worker import ScoringWorker, open_scorer
+from bot.settings import Settings, hash_api_key
+from bot.storage.changes import Change, ChangeListener, listens
+from bot.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+PLAYGROUND = Path(__file__).with_name("playground.html")
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+MAX_SPANS = 32  # sentences scored separately per comment (spanAnnotations); more are scored in groups
+
+
+class RateLimiter:
+    """A token bucket per caller: `rate` requests a second on average, `burst` at once."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # caller -> (tokens, when counted)
+
+    def allow(self, caller: str) -> bool:
+        now = self.clock()
+        tokens, then = self._buckets.get(caller, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - then) * self.rate)
+        if tokens < 1.0:
+            self._buckets[caller] = (tokens, now)
+            return False
+        self._buckets[caller] = (tokens - 1.0, now)
+        return True
+
+
+class Models:
+    """The current model (the worker every API request shares) and, for the playground, up to
+    `keep` others loaded on demand, least recently used dropped first."""
+
+    def __init__(self, settings: Settings, current: ScoringWorker, keep: int) -> None:
+        self.settings, self.current, self.keep = settings, current, keep
+        self._others: OrderedDict[str, ScoringWorker] = OrderedDict()
+        self._loading = asyncio.Lock()
+
+    def listing(self) -> list[dict[str, object]]:
+        """Every model in MODELS_DIR, the one serving first."""
+        serving = self.current.model.info.path.resolve()
+        rows = [{"name": info.path.name, "version": info.version, "current": info.path.resolve() == serving}
+                for info in list_models(self.settings.models_dir)]
+        return sorted(rows, key=lambda row: not row["current"])
+
+    async def worker(self, name: str | None) -> ScoringWorker:
+        if name is None or (Path(self.settings.models_dir) / name).resolve() == self.current.model.info.path.resolve():
+            return self.current
+        if not MODEL_NAME.match(name) or name not in {row["name"] for row in self.listing()}:
+            raise ApiError(400, "INVALID_ARGUMENT", f"Unknown model: {name!r} (GET /v1/models lists them).")
+        if self.keep == 0:
+            raise ApiError(400, "FAILED_PRECONDITION", "Only the current model is served (API_MAX_MODELS=0).")
+        async with self._loading:
+            worker = self._others.get(name)
+            if worker is None:
+                settings = dataclasses.replace(self.settings, model_dir=Path(self.settings.models_dir) / name)
+                worker = await asyncio.to_thread(open_scorer, settings)
+                self._others[name] = worker
+                while len(self._others) > self.keep:
+                    _, old = self._others.popitem(last=False)
+                    await asyncio.to_thread(old.stop)
+            self._others.move_to_end(name)
+            return worker
+
+    async def close(self) -> None:
+        for worker in [*self._others.values(), self.current]:
+            await asyncio.to_thread(worker.stop)
+        self._others.clear()
+
+
+@dataclasses.dataclass
+class Service:
+    """What the handlers share: settings, models, the bot's database (read only; None without one)."""
+
+    settings: Settings
+    models: Models
+    moderation: Moderation | None
+    metrics: Metrics
+    limiter: RateLimiter
+    changes: ChangeListener | None = None
+
+    async def policy(self, worker: ScoringWorker, guild_id: int | None) -> Policy:
+        config: GuildConfig | None = None
+        if guild_id is not None:
+            if self.moderation is None:
+                raise ApiError(400, "FAILED_PRECONDITION",
+                               "guild_id needs the bot's database: set DATABASE_URL to it and restart the server.")
+            config = await self.moderation.guild_config(guild_id)
+        return Policy.with_overrides(worker.model.info.thresholds, config.thresholds if config else None)
+
+
+SERVICE = web.AppKey("service", Service)
+
+
+def create_app(settings: Settings, db: Database | None = None) -> web.Application:
+    """The application; the model loads (off the event loop) when it starts, and stops with it."""
+    app = web.Application(client_max_size=settings.api_max_body_bytes,
+                          middlewares=[_errors, _cors, _access])
+    app.router.add_get("/", _playground)
+    app.router.add_get("/$discovery/rest", _discovery)
+    app.router.add_post("/v1alpha1/comments:analyze", _analyze)
+    app.router.add_post("/v1/score", _score)
+    app.router.add_get("/v1/models", _models)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
+    app.cleanup_ctx.append(functools.partial(_lifecycle, settings, db))
+    return app
+
+
+async def _lifecycle(settings: Settings, db: Database | None, app: web.Application) -> Any:
+    scorer = await asyncio.to_thread(open_scorer, settings)
+    moderation = Moderation(scorer, db) if db is not None else None
+    service = Service(settings, Models(settings, scorer, settings.api_max_models), moderation, Metrics(),
+                      RateLimiter(settings.api_rate_limit, settings.api_rate_burst))
+    if moderation is not None and db is not None and listens(db.url):  # follow the bot's settings and model
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task] = set()
+
+        def heard(change: Change | None) -> None:
+            def apply() -> None:
+                task = loop.create_task(moderation.follow(change, settings))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            loop.call_soon_threadsafe(apply)
+
+        service.changes = ChangeListener(db.url, heard, lambda: heard(None)).start()
+    app[SERVICE] = service
+    log.info("serving model %s (%s)", scorer.model.version, scorer.model.choice.describe())
+    yield
+    if service.changes is not None:
+        await asyncio.to_thread(service.changes.stop)
+    await service.models.close()
+    if db is not None:
+        await asyncio.to_thread(db.close)
+
+
+# -- middlewares -----------------------------------------------------------------------------------------
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _is_api(request: web.Request) -> bool:
+    return request.path.startswith(("/v1alpha1/", "/v1/"))
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure in Google's error format, as Perspective answers it."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return web.json_response(exc.body(), status=exc.code)
+    except web.HTTPRequestEntityTooLarge:
+        error = ApiError.body_too_large(request.app[SERVICE].settings.api_max_body_bytes)
+        return web.json_response(error.body(), status=error.code)
+    except web.HTTPException as exc:
+        status = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status, "INVALID_ARGUMENT")
+        return web.json_response({"error": {"code": exc.status, "message": exc.reason, "status": status}},
+                                 status=exc.status)
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        error = ApiError.internal()
+        return web.json_response(error.body(), status=error.code)
+
+
+@web.middleware
+async def _cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Browsers may call the API only from the origins API_CORS_ORIGINS names; by default from none."""
+    origin = request.headers.get("Origin")
+    allowed = {o.strip() for o in request.app[SERVICE].settings.api_cors_origins.split(",") if o.strip()}
+    if request.method == "OPTIONS" and origin in allowed:
+        response: web.StreamResponse = web.Response(status=204)
+    else:
+        response = await handler(request)
+    if origin in allowed:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, X-Goog-Api-Key, Authorization"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+@web.middleware
+async def _access(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Keys and rate limits for the API routes; request counts and latencies for every route."""
+    service = request.app[SERVICE]
+    started = time.perf_counter()
+    endpoint = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    status = 500
+    try:
+        if _is_api(request):
+            caller = _caller(request, service.settings)
+            if not service.limiter.allow(caller):
+                raise ApiError.quota(service.settings.api_rate_limit)
+        response = await handler(request)
+        status = response.status
+        return response
+    except ApiError as exc:
+        status = exc.code
+        raise
+    finally:
+        service.metrics.observe(endpoint, status, time.perf_counter() - started)
+
+
+def _caller(request: web.Request, settings: Settings) -> str:
+    """Who is calling, for the rate limit: a key's digest (checked against API_KEYS), or without keys the
+    client's address."""
+    digests = settings.api_key_digests
+    key = request.query.get("key") or request.headers.get("X-Goog-Api-Key")
+    auth = request.headers.get("Authorization", "")
+    if not key and auth.lower().startswith("bearer "):
+        key = auth[7:].strip()
+    if not digests:
+        return f"address:{request.remote}"
+    if not key:
+        raise ApiError.missing_key()
+    digest = hash_api_key(key)
+    if digest not in digests:
+        raise ApiError.bad_key()
+    return f"key:{digest}"
+
+
+# -- handlers --------------------------------------------------------------------------------------------
+async def _analyze(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    raw = await request.read()
+    # a large body in Google's lenient JSON takes a while to parse: off the event loop then
+    analyze = await asyncio.to_thread(parse_analyze, raw) if len(raw) > 65_536 else parse_analyze(raw)
+    if not analyze.attributes:  # every attribute dropped (dropUnsupportedAttributes): nothing to score
+        return web.json_response(analyze_response(analyze, {}, None))
+    worker = service.models.current
+    spans = _bounded(sentence_spans(analyze.text)) if analyze.span_annotations else []
+    pieces = [analyze.text[begin:end] for begin, end in spans] if len(spans) > 1 else []
+    scores = await asyncio.gather(*(worker.score(text) for text in [analyze.text, *pieces]))
+    service.metrics.scored(len(scores))
+    summary = scores[0].as_dict()
+    span_scores = None
+    if analyze.span_annotations:
+        per_span = [s.as_dict() for s in scores[1:]] if pieces else [summary] * len(spans)
+        span_scores = [(begin, end, values) for (begin, end), values in zip(spans, per_span, strict=True)]
+    return web.json_response(analyze_response(analyze, summary, span_scores))
+
+
+def _bounded(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """At most MAX_SPANS spans, neighbouring sentences joined where a text has more: a 20 KB comment of
+    one-word sentences must not cost thousands of forward passes."""
+    if len(spans) <= MAX_SPANS:
+        return spans
+    size = -(-len(spans) // MAX_SPANS)
+    return [(spans[i][0], spans[min(i + size, len(spans)) - 1][1]) for i in range(0, len(spans), size)]
+
+
+async def _score(request: web.Request) -> web.Response:
+    """{"texts": [...], "guild_id": optional, "model": optional} -> {"model", "results": [--jsonl objects]}."""
+    service = request.app[SERVICE]
+    try:
+        body = json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "INVALID_ARGUMENT", f"Invalid JSON payload received. {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "INVALID_ARGUMENT", "The request body must be a JSON object.")
+    texts, guild_id, model = body.get("texts"), body.get("guild_id"), body.get("model")
+    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+        raise ApiError(400, "INVALID_ARGUMENT", "texts must be a non-empty list of strings.")
+    limit = service.settings.api_max_texts
+    if len(texts) > limit:
+        raise ApiError(400, "INVALID_ARGUMENT", f"Too many texts: {len(texts)} (at most {limit} a request).")
+    for i, text in enumerate(texts):
+        if not text.strip():
+            raise ApiError(400, "INVALID_ARGUMENT", f"texts[{i}] is empty.")
+        if len(text.encode("utf-8", "surrogatepass")) > COMMENT_MAX_BYTES:
+            raise ApiError(400, "INVALID_ARGUMENT", f"texts[{i}] is longer than {COMMENT_MAX_BYTES} bytes.")
+    if guild_id is not None and (not isinstance(guild_id, int) or isinstance(guild_id, bool) or guild_id < 0):
+        raise ApiError(400, "INVALID_ARGUMENT", "guild_id must be a Discord server id (a number).")
+    if model is not None and not isinstance(model, str):
+        raise ApiError(400, "INVALID_ARGUMENT", "model must be the name of a folder in models/.")
+    worker = await service.models.worker(model)
+    policy = await service.policy(worker, guild_id)
+    scores: list[Scores] = await asyncio.gather(*(worker.score(text) for text in texts))
+    service.metrics.scored(len(scores))
+    decisions = [policy.decide(s) for s in scores]
+    return web.json_response({"model": worker.model.version,
+                              "results": [d.to_json(t) for t, d in zip(texts, decisions, strict=True)]})
+
+
+async def _models(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    return web.json_response({"models": await asyncio.to_thread(service.models.listing), "labels": list(LABELS)})
+
+
+async def _discovery(request: web.Request) -> web.Response:
+    version = request.query.get("version", "v1alpha1")
+    if version != "v1alpha1":
+        raise ApiError(404, "NOT_FOUND", f"Discovery document not found for API service: commentanalyzer "
+                                         f"format: rest version: {version}")
+    root = f"{request.scheme}://{request.host}/"
+    return web.json_response(discovery_document(root))
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    worker = service.models.current
+    return web.json_response({"status": "ok", "model": worker.model.version, "queue_depth": worker.queue_depth,
+                              "engine": worker.model.choice.describe()})
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    worker = service.models.current
+    text = service.metrics.render(queue_depth=worker.queue_depth, model_version=worker.model.version)
+    return web.Response(text=text, content_type="text/plain", charset="utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"})
+
+
+async def _playground(_request: web.Request) -> web.Response:
+    return web.Response(text=await asyncio.to_thread(PLAYGROUND.read_text, "utf-8"), content_type="text/html",
+                        charset="utf-8", headers={"Content-Security-Policy": "default-src 'self'; "
+                                                  "script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'"})
+
+
+# -- running it ------------------------------------------------------------------------------------------
+async def serve(settings: Settings, db: Database | None, host: str, port: int,
+                ready: Callable[[str], None] | None = None, stop: asyncio.Event | None = None) -> None:
+    """Serve until `stop` is set (or the task is cancelled: Ctrl-C); `ready(url)` once listening."""
+    runner = web.AppRunner(create_app(settings, db), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+        log.info("listening on %s", url)
+        if ready is not None:
+            ready(url)
+        await (stop or asyncio.Event()).wait()
+    finally:
+        await runner.cleanup()
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK or host.startswith("127.")
+
