@@ -36,11 +36,10 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from benchkit import ROOT, competing_load, run_json, wait_with_usage
+from benchkit import ROOT, competing_load, package_version, run_json, wait_with_usage
 
 # the environment as launched: the bot package, imported below, sets OMP_WAIT_POLICY in its own process
 LAUNCH_ENV = dict(os.environ)
@@ -373,13 +372,6 @@ def parse_args() -> argparse.Namespace:
             setattr(args, name, value)
     args.engines = args.engines or ("torch-fp32/1" if args.quick else "all")
     return args
-
-
-def package_version(name: str) -> str:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
 
 
 def main() -> int:

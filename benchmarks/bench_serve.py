@@ -48,12 +48,11 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import aiohttp
-from benchkit import ROOT, latency_figures
+from benchkit import ROOT, latency_figures, package_version
 
 # the environment as launched, for the server's process: the bot package, imported below, sets
 # OMP_WAIT_POLICY in its own process, and the server's must choose for itself
@@ -487,13 +486,6 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(f"{name} {rate(row['req_s']):>8} {rate(row['msg_s']):>8} {ms(row['p50']):>8} "
                      f"{ms(row['p99']):>8} {ratio:>13}{flag}")
     return lines
-
-
-def package_version(name: str) -> str:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
 
 
 def parse_args() -> argparse.Namespace:

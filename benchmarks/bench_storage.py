@@ -37,11 +37,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from benchkit import ROOT, answer, latency_figures
+from benchkit import ROOT, answer, latency_figures, package_version
 
 sys.path.insert(0, str(ROOT))
 
@@ -286,13 +285,6 @@ def table(runs: list[Run], results: dict[tuple[str, str, int], dict[str, Any]]) 
         lines.append(f"{WORKLOADS[workload]:<22} {processes:>5} {processes * messages:>9,}   {cell(lite):>30}   "
                      f"{cell(pg):>30}   {ratio(pg, lite):>9}")
     return lines
-
-
-def package_version(name: str) -> str:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
 
 
 def parse_args() -> argparse.Namespace:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +98,11 @@ def answer(measure: Any, spec: dict[str, Any]) -> None:
 def read_texts(path: str) -> list[str]:
     texts: list[str] = json.loads(Path(path).read_text())
     return texts
+
+
+def package_version(name: str) -> str:
+    """An installed package's version, for the header every benchmark prints."""
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
