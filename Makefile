@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TOXMOD := $(VENV)/bin/toxmod
 
-.PHONY: setup demo test lint services bench clean
+.PHONY: setup demo serve test lint services bench clean
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,9 @@ demo: setup
 	$(TOXMOD) score "hey everyone, raid starts at 9 tonight" "you are a worthless idiot" "1'm g0nna k1ll y0u" "ｓｈｕｔ ｕｐ, l0ser"
 	$(TOXMOD) replay examples/chat.csv
 	$(TOXMOD) flags --limit 10
+
+serve: setup
+	$(TOXMOD) serve
 
 lint: setup
 	$(VENV)/bin/ruff check .

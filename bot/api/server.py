@@ -147,8 +147,9 @@ SERVICE = web.AppKey("service", Service)
 
 def create_app(settings: Settings, db: Database | None = None) -> web.Application:
     """The application; the model loads (off the event loop) when it starts, and stops with it."""
+    # outermost first: CORS headers go on every answer, errors included (a browser could not read them else)
     app = web.Application(client_max_size=settings.api_max_body_bytes,
-                          middlewares=[_errors, _cors, _access])
+                          middlewares=[_cors, _errors, _access])
     app.router.add_get("/", _playground)
     app.router.add_get("/$discovery/rest", _discovery)
     app.router.add_post("/v1alpha1/comments:analyze", _analyze)
@@ -249,6 +250,9 @@ async def _access(request: web.Request, handler: Handler) -> web.StreamResponse:
         return response
     except ApiError as exc:
         status = exc.code
+        raise
+    except web.HTTPException as exc:
+        status = exc.status
         raise
     finally:
         service.metrics.observe(endpoint, status, time.perf_counter() - started)

@@ -238,6 +238,8 @@ def test_no_cors_unless_configured(start_server: StartServer) -> None:
     status, got, _ = call(f"{open_}/v1/score", None, {**headers, "Access-Control-Request-Method": "POST"}, "OPTIONS")
     assert status == 204 and got["Access-Control-Allow-Origin"] == "https://dash.example"
     assert call(f"{open_}/v1/score", {"texts": ["hi"]}, headers)[1]["Access-Control-Allow-Origin"] == headers["Origin"]
+    refused = call(f"{open_}/v1/score", {"texts": []}, headers)  # errors carry it too: the page can read them
+    assert refused[0] == 400 and refused[1]["Access-Control-Allow-Origin"] == headers["Origin"]
     other = {"Origin": "https://evil.example"}
     assert "Access-Control-Allow-Origin" not in call(f"{open_}/v1/score", {"texts": ["hi"]}, other)[1]
 
