@@ -668,7 +668,9 @@ def _type_name(spec: _Field) -> str:
 # -- spans -------------------------------------------------------------------------------------------------------
 # A sentence ends at a run of . ! ? (with any closing quotes or brackets) followed by whitespace or the end, or
 # at a line break: Discord messages put one thought a line.
-_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s|$)|[\r\n\u2028\u2029]")
+# (The look-behind starts a match only where a run of punctuation starts: without it the engine retries inside
+# the run, and 20,000 dots took 6 s.)
+_SENTENCE_END = re.compile(r"(?<![.!?])[.!?]+[\"'”’)\]]*(?=\s|$)|[\r\n\u2028\u2029]")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

@@ -21,6 +21,7 @@ up to API_RATE_BURST at once. No CORS headers unless API_CORS_ORIGINS names the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import json
@@ -28,7 +29,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,8 @@ class Models:
         self.settings, self.current, self.keep = settings, current, keep
         self._others: OrderedDict[str, ScoringWorker] = OrderedDict()
         self._loading = asyncio.Lock()
+        self._leases: dict[ScoringWorker, int] = {}  # requests using each worker now
+        self._retired: set[ScoringWorker] = set()  # dropped from the pool, stopped once its last request ends
 
     def listing(self) -> list[dict[str, object]]:
         """Every model in MODELS_DIR, the one serving first."""
@@ -96,7 +99,22 @@ class Models:
                 for info in list_models(self.settings.models_dir)]
         return sorted(rows, key=lambda row: not row["current"])
 
-    async def worker(self, name: str | None) -> ScoringWorker:
+    @contextlib.asynccontextmanager
+    async def use(self, name: str | None) -> AsyncIterator[ScoringWorker]:
+        """The worker for model `name` (None: the current one), kept running while the caller uses it."""
+        worker = await self._worker(name)
+        self._leases[worker] = self._leases.get(worker, 0) + 1  # no await since the lookup: not evicted yet
+        try:
+            yield worker
+        finally:
+            self._leases[worker] -= 1
+            if not self._leases[worker]:
+                del self._leases[worker]
+                if worker in self._retired:
+                    self._retired.discard(worker)
+                    await asyncio.to_thread(worker.stop)
+
+    async def _worker(self, name: str | None) -> ScoringWorker:
         if name is None or (Path(self.settings.models_dir) / name).resolve() == self.current.model.info.path.resolve():
             return self.current
         if not MODEL_NAME.match(name) or name not in {row["name"] for row in self.listing()}:
@@ -111,14 +129,18 @@ class Models:
                 self._others[name] = worker
                 while len(self._others) > self.keep:
                     _, old = self._others.popitem(last=False)
-                    await asyncio.to_thread(old.stop)
+                    if old in self._leases:  # a request is scoring with it: it stops when that ends
+                        self._retired.add(old)
+                    else:
+                        await asyncio.to_thread(old.stop)
             self._others.move_to_end(name)
             return worker
 
     async def close(self) -> None:
-        for worker in [*self._others.values(), self.current]:
+        for worker in [*self._others.values(), *self._retired, self.current]:
             await asyncio.to_thread(worker.stop)
         self._others.clear()
+        self._retired.clear()
 
 
 @dataclasses.dataclass
@@ -138,6 +160,8 @@ class Service:
             if self.moderation is None:
                 raise ApiError(400, "FAILED_PRECONDITION",
                                "guild_id needs the bot's database: set DATABASE_URL to it and restart the server.")
+            if self.changes is None:  # nothing would tell us of a change (SQLite): read it every time
+                self.moderation.forget_guild_config(guild_id)
             config = await self.moderation.guild_config(guild_id)
         return Policy.with_overrides(worker.model.info.thresholds, config.thresholds if config else None)
 
@@ -172,7 +196,7 @@ async def _lifecycle(settings: Settings, db: Database | None, app: web.Applicati
 
         def heard(change: Change | None) -> None:
             def apply() -> None:
-                task = loop.create_task(moderation.follow(change, settings))
+                task = loop.create_task(moderation.follow_logged(change, settings))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             loop.call_soon_threadsafe(apply)
@@ -326,16 +350,18 @@ async def _score(request: web.Request) -> web.Response:
             raise ApiError(400, "INVALID_ARGUMENT", f"texts[{i}] is empty.")
         if len(text.encode("utf-8", "surrogatepass")) > COMMENT_MAX_BYTES:
             raise ApiError(400, "INVALID_ARGUMENT", f"texts[{i}] is longer than {COMMENT_MAX_BYTES} bytes.")
-    if guild_id is not None and (not isinstance(guild_id, int) or isinstance(guild_id, bool) or guild_id < 0):
+    if guild_id is not None and (not isinstance(guild_id, int) or isinstance(guild_id, bool)
+                                 or not 0 <= guild_id < 2**63):
         raise ApiError(400, "INVALID_ARGUMENT", "guild_id must be a Discord server id (a number).")
     if model is not None and not isinstance(model, str):
         raise ApiError(400, "INVALID_ARGUMENT", "model must be the name of a folder in models/.")
-    worker = await service.models.worker(model)
-    policy = await service.policy(worker, guild_id)
-    scores: list[Scores] = await asyncio.gather(*(worker.score(text) for text in texts))
+    async with service.models.use(model) as worker:
+        policy = await service.policy(worker, guild_id)
+        scores: list[Scores] = await asyncio.gather(*(worker.score(text) for text in texts))
+        version = worker.model.version
     service.metrics.scored(len(scores))
     decisions = [policy.decide(s) for s in scores]
-    return web.json_response({"model": worker.model.version,
+    return web.json_response({"model": version,
                               "results": [d.to_json(t) for t, d in zip(texts, decisions, strict=True)]})
 
 

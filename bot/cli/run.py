@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,15 +60,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings, token = prepare(args)
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else settings.log_level.upper())
     bot = create_bot(**overrides(args))
-    # a service manager's stop (systemd, docker) is SIGTERM: drain and close as on Ctrl-C, not die mid-write
-    signal.signal(signal.SIGTERM, _interrupt)
+    # a service manager's stop (systemd, docker) is SIGTERM: turned into Ctrl-C, which asyncio answers by
+    # cancelling the bot's main task alone, so that close() drains and writes what is pending
+    signal.signal(signal.SIGTERM, _as_ctrl_c)
     with talking_to_discord():
         bot.run(token, log_handler=None)  # logging is already configured by main()
     return 0
 
 
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
+def _as_ctrl_c(_signum: int, _frame: object) -> None:
+    os.kill(os.getpid(), signal.SIGINT)
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

@@ -44,6 +44,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(main())
+    except FileNotFoundError:  # a missing model folder: main() says so in one line
+        raise
     except OSError as exc:
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     return 0

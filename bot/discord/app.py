@@ -71,7 +71,7 @@ class ToxmodBot(commands.Bot):
             loop = asyncio.get_running_loop()
 
             def heard(change: Change | None) -> None:  # in the listener's thread; None: a gap
-                loop.call_soon_threadsafe(lambda: self.spawn(self.moderation.follow(change, self.settings)))
+                loop.call_soon_threadsafe(lambda: self.spawn(self.moderation.follow_logged(change, self.settings)))
 
             self.changes = ChangeListener(self.settings.database_url, heard, lambda: heard(None)).start()
         for name in EXTENSIONS:
@@ -149,8 +149,8 @@ class ShardedToxmodBot(ToxmodBot, commands.AutoShardedBot):
 
     def __init__(self, settings: Settings, **options: Any) -> None:
         super().__init__(settings, **options)
-        # discord.py makes the shards' event queue in connect(), yet close() puts into it: a sharded bot
-        # closed before it connected (a failed start, Ctrl-C during setup) would end in AttributeError
+        # discord.py makes the shards' event queue during login, yet close() puts into it: a sharded bot
+        # closed before it logged in (a bad setting found early, Ctrl-C at once) would end in AttributeError
         setattr(self, "_AutoShardedClient__queue", asyncio.PriorityQueue())  # noqa: B010 -- a mangled name
 
 

@@ -104,17 +104,28 @@ class Moderation:
         self.scorer = scorer
         self.db = db
         self._configs: dict[int, GuildConfig] = {}
+        self._forgotten = 0  # bumped by every forget: a read that began before one must not be cached
 
     # -- configuration ---------------------------------------------------------------------------------
     async def guild_config(self, guild_id: int) -> GuildConfig:
         config = self._configs.get(guild_id)
         if config is None:
+            generation = self._forgotten
             config = await self.db.read(lambda s: load_guild_config(s, guild_id))
-            self._configs[guild_id] = config
+            if generation == self._forgotten:  # else a change was announced meanwhile: what was read may predate it
+                self._configs[guild_id] = config
         return config
 
     def forget_guild_config(self, guild_id: int) -> None:
+        self._forgotten += 1
         self._configs.pop(guild_id, None)
+
+    async def follow_logged(self, change: Change | None, settings: Settings) -> None:
+        """`follow`, for a background task: a failure (a broken `models/current`) is logged, never lost."""
+        try:
+            await self.follow(change, settings)
+        except Exception:
+            log.exception("could not apply a change from another process (%s)", change or "after a reconnect")
 
     async def follow(self, change: Change | None, settings: Settings) -> None:
         """Apply a change another process (or this one) announced; None: announcements may have been missed
@@ -123,6 +134,7 @@ class Moderation:
         The model is reloaded when `models/current` names another folder than the one serving; a process
         pinned to a folder (MODEL_DIR) keeps it."""
         if change is None:
+            self._forgotten += 1
             self._configs.clear()
         elif change.guild_id is not None:
             self.forget_guild_config(change.guild_id)

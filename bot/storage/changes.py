@@ -112,7 +112,7 @@ class ChangeListener:
                                             note.payload)
                             else:
                                 self._report(self.on_change, change)
-            except psycopg.Error as exc:
+            except Exception as exc:  # a lost connection (psycopg.Error), or anything else: listen again
                 self.connected.clear()
                 if not down_since_logged:
                     log.warning("lost the connection that hears other processes' changes (%s); retrying",

@@ -91,8 +91,15 @@ def make_engine(url: str, lock_timeout: float = 60.0) -> Engine:
     of up to `lock_timeout` seconds for a lock held elsewhere."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True,
-                             connect_args={"options": f"-c lock_timeout={int(lock_timeout * 1000)}"})
+        pg = create_engine(url, pool_pre_ping=True)
+
+        @event.listens_for(pg, "connect")
+        def _pg_session(dbapi_conn: Any, _record: object) -> None:  # set here: the URL's own options stay
+            with dbapi_conn.cursor() as cur:
+                cur.execute(f"SET lock_timeout = {int(lock_timeout * 1000)}")
+            dbapi_conn.commit()
+
+        return pg
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     db = parsed.database

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
+import time
 from typing import Any
 
 import pytest
@@ -480,3 +481,11 @@ def test_googles_client_discovers_calls_and_reads_answers_and_errors(googleapicl
     assert "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE" in str(caught.value)  # what Perspective's users match on
     assert http.calls == [("GET", f"{ROOT}$discovery/rest?version=v1alpha1&key=k"),
                           ("POST", ANALYZE_URI), ("POST", ANALYZE_URI)]
+
+
+def test_sentence_spans_of_hostile_punctuation_are_found_in_linear_time() -> None:
+    started = time.perf_counter()
+    for text in ("." * 20_000 + "x", "!?" * 10_000 + "x", "a." * 10_000):
+        spans = sentence_spans(text)
+        assert spans[0][0] == 0 and spans[-1][1] == len(text)
+    assert time.perf_counter() - started < 1.0  # it took 6 s a text when matching restarted inside a run

@@ -14,15 +14,17 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from googleapiclient import discovery
 from googleapiclient.errors import HttpError
 
+from bot.api import server
 from bot.cli import main
 from bot.labels import LABELS
-from bot.settings import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, Settings
 from bot.storage.database import Database
 from bot.storage.repository import update_guild_settings
 from tests.bot.api.conftest import StartServer
@@ -198,7 +200,7 @@ def test_batch_scoring_answers_in_the_jsonl_contract(api_url: str) -> None:
     ("body", "message"),
     [({"texts": []}, "texts must be a non-empty list"), ({"texts": ["ok", ""]}, "texts[1] is empty"),
      ({"texts": ["hi"], "model": "../etc"}, "Unknown model"), ({"texts": ["hi"], "guild_id": "x"}, "guild_id must be"),
-     ({"texts": ["hi"] * 300}, "Too many texts")],
+     ({"texts": ["hi"] * 300}, "Too many texts"), ({"texts": ["hi"], "guild_id": 2**64}, "guild_id must be")],
 )
 def test_bad_batches_are_one_clear_error(api_url: str, body: dict, message: str) -> None:
     status, _, answer = call(f"{api_url}/v1/score", body)
@@ -214,6 +216,34 @@ def test_a_guild_id_applies_that_servers_thresholds(start_server: StartServer, s
     assert not call(f"{url}/v1/score", {"texts": [text]})[2]["results"][0]["flagged"]
     assert call(f"{url}/v1/score", {"texts": [text], "guild_id": 42})[2]["results"][0]["flagged"]
     assert not call(f"{url}/v1/score", {"texts": [text], "guild_id": 7})[2]["results"][0]["flagged"]
+    bot = Database(sqlite_url).start()  # the bot, in its own process, resets them: the server follows at once
+    bot.write_sync(lambda s: update_guild_settings(s, 42, 1, "thresholds_reset", thresholds={}))
+    bot.close()
+    assert not call(f"{url}/v1/score", {"texts": [text], "guild_id": 42})[2]["results"][0]["flagged"]
+
+
+async def test_a_model_dropped_from_the_pool_keeps_running_until_its_last_request_ends(
+        models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Worker:  # stands in for a loaded model's scoring worker
+        def __init__(self, name: str) -> None:
+            self.model = SimpleNamespace(info=SimpleNamespace(path=models_dir / name), version=name)
+            self.stopped = False
+
+        def stop(self) -> None:
+            self.stopped = True
+
+    monkeypatch.setattr(server, "open_scorer", lambda settings: Worker(Path(settings.model_dir).name))
+    monkeypatch.setattr(server.Models, "listing", lambda self: [{"name": n} for n in ("tiny-v1", "b", "c")])
+    pool = server.Models(Settings.load(None, models_dir=models_dir), Worker("tiny-v1"), keep=1)  # type: ignore[arg-type]
+    async with pool.use("b") as b:  # a request scoring with model b ...
+        async with pool.use("c") as c:  # ... while another loads c, which drops b from the pool
+            assert not b.stopped and not c.stopped
+        assert not b.stopped  # b's request is still running
+    assert b.stopped and not c.stopped
+    async with pool.use(None) as current:
+        assert current is pool.current
+    await pool.close()
+    assert c.stopped and pool.current.stopped
 
 
 # -- operations --------------------------------------------------------------------------------------------
@@ -245,6 +275,11 @@ def test_no_cors_unless_configured(start_server: StartServer) -> None:
 
 
 # -- the command -------------------------------------------------------------------------------------------
+def test_a_missing_model_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["serve", "--port", str(free_port()), "--model", str(tmp_path / "gone")]) == 2
+    assert capsys.readouterr().err.strip() == f"toxmod: model directory not found: {tmp_path / 'gone'}"
+
+
 def test_serving_beyond_loopback_needs_keys(capsys: pytest.CaptureFixture[str], models_dir: Path) -> None:
     assert main(["serve", "--host", "0.0.0.0", "--model", str(models_dir / "tiny-v1")]) == 2
     assert capsys.readouterr().err.strip().startswith("toxmod: refusing to serve on 0.0.0.0 without API_KEYS")

@@ -292,3 +292,36 @@ def test_dependency_bounds_match_the_apis_used() -> None:
     assert project["license"] == "MIT"
     license_text = (PROJECT_ROOT / "LICENSE").read_text()
     assert license_text.startswith("MIT License") and "toxmod contributors" in license_text
+
+
+def test_sigterm_stops_the_bot_as_ctrl_c_does_draining_work_in_flight() -> None:
+    # `toxmod run` turns SIGTERM (systemd, docker stop) into Ctrl-C: asyncio then cancels the main task
+    # alone, whose shutdown (the bot's close()) lets a message being handled finish. A KeyboardInterrupt
+    # raised from the handler instead would cancel every task at once, the message's among them.
+    script = """
+import asyncio, os, signal, sys
+from bot.cli.run import _as_ctrl_c
+signal.signal(signal.SIGTERM, _as_ctrl_c)
+
+async def handle_message():
+    await asyncio.sleep(0.5)
+    print("message logged", flush=True)
+
+async def bot():
+    work = asyncio.get_running_loop().create_task(handle_message())
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.sleep(60)
+    except asyncio.CancelledError:
+        await work  # close(): drain what is in flight
+        print("closed", flush=True)
+        raise
+
+try:
+    asyncio.run(bot())
+except KeyboardInterrupt:
+    sys.exit(0)
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.splitlines() == ["message logged", "closed"], result.stderr
