@@ -25,7 +25,14 @@ from bot.settings import Settings
 from bot.storage.changes import Change
 from bot.storage.database import Database, Spooled
 from bot.storage.models import Flag, FlagOrigin, FlagStatus
-from bot.storage.repository import MessageRef, add_report, latest_flag_for_message, record_score, update_flag_scores
+from bot.storage.repository import (
+    MessageRef,
+    add_report,
+    latest_flag_for_message,
+    lock_message,
+    record_score,
+    update_flag_scores,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +69,17 @@ def record(session: Session, item: Incoming, decision: Decision) -> Outcome:
     a new flag that links to the reviewed one, so the earlier verdict is in sight.
     """
     ref = item.ref
+    if ref.guild_id is not None and ref.message_id is not None:
+        lock_message(session, ref.guild_id, ref.message_id)  # another process may be writing this message too
     latest = (latest_flag_for_message(session, ref.guild_id, ref.message_id)
               if ref.message_id is not None else None)
     pending = latest if latest is not None and latest.status is FlagStatus.PENDING else None
     if item.reported_by is not None and pending is not None:
         add_report(session, pending, item.reported_by)
         return Outcome(item, decision, pending)
+    if pending is not None and not item.edited:  # scored again (two processes, one message): no second flag
+        record_score(session, ref, decision, item.text, open_flag=False)
+        return Outcome(item, decision, None)
     if item.edited and pending is not None:
         row, _ = record_score(session, ref, decision, item.text, edited=True, open_flag=False)
         if decision.flagged:

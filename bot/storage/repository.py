@@ -406,6 +406,16 @@ def last_scored_hash(session: Session, guild_id: int, message_id: int) -> str | 
     ).order_by(ScoredMessage.id.desc()).limit(1))
 
 
+def lock_message(session: Session, guild_id: int, message_id: int) -> None:
+    """Hold one message's flags for the rest of the transaction, against writers in other processes
+    (PostgreSQL's transaction-level advisory lock; SQLite's write transactions are serial already): the
+    read of its latest flag and the flag opened after it happen as one step."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"toxmod:message:{guild_id}:{message_id}".encode()).digest()[:8],
+                             "big", signed=True)
+        session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
 def latest_flag_for_message(session: Session, guild_id: int | None, message_id: int) -> Flag | None:
     return session.scalar(select(Flag).where(Flag.guild_id == guild_id, Flag.message_id == message_id)
                           .order_by(Flag.id.desc()).limit(1))

@@ -20,8 +20,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +155,41 @@ def test_settings_patched_from_several_processes_keep_every_change(engine: Engin
                           "AND target_id = 42", g=guild) == 1
     assert sum(w["exemption_added"] for w in workers) == 1
     assert scalar(engine, "SELECT count(*) FROM audit_log WHERE action = 'exempt_add'") == 1
+
+
+def test_one_message_scored_by_two_processes_at_once_gets_one_flag(db_url: str) -> None:
+    """A shard hand-over can have two processes score the same message. The first holds its transaction
+    open after reading that the message has no flag; the second must wait and then join that flag, not
+    open a second one (on SQLite the write lock serialises them; on PostgreSQL a per-message lock does)."""
+    from bot.decision import Scores
+    from bot.moderation.pipeline import Incoming, record
+    from bot.moderation.policy import Policy
+    from bot.storage.database import Database
+    from bot.storage.models import Flag, ScoredMessage
+    from bot.storage.repository import MessageRef
+
+    upgrade(db_url)
+    decision = Policy(dict.fromkeys(LABELS, 0.5)).decide(Scores((0.9, 0.0, 0.0, 0.0, 0.9, 0.0), "m1", 1.0))
+    item = Incoming(MessageRef(guild_id=1, channel_id=2, message_id=3, author_id=4), "you stupid idiot")
+    first, second = Database(db_url, lock_timeout=30), Database(db_url, lock_timeout=30)
+    recorded = threading.Event()
+
+    def slow(session: Any) -> Any:  # records, then keeps its transaction open for a while
+        outcome = record(session, item, decision)
+        recorded.set()
+        time.sleep(1.5)
+        return outcome
+
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            opened = pool.submit(first.transaction, slow)
+            assert recorded.wait(30)
+            joined = second.transaction(lambda s: record(s, item, decision))
+            assert opened.result(30).opened and opened.result().flag is not None
+        assert joined.flag is None and not joined.opened  # nothing new to post
+        flags = first.read_sync(lambda s: s.query(Flag).count())
+        rows = first.read_sync(lambda s: s.query(ScoredMessage).count())
+        assert (flags, rows) == (1, 2)
+    finally:
+        first.close()
+        second.close()
