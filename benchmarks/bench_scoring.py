@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchkit import ROOT, competing_load, package_version, run_json, wait_with_usage
+from benchkit import ROOT, Output, competing_load, package_version, run_json, wait_with_usage
 
 # the environment as launched: the bot package, imported below, sets OMP_WAIT_POLICY in its own process
 LAUNCH_ENV = dict(os.environ)
@@ -118,21 +118,6 @@ def configurations(wanted: str) -> tuple[Config, list[Config], Config]:
     engine = "torch-bf16" if cpu_has_fast_bf16() else "torch-fp32"
     today = Config(f"today's default: {describe(engine, cores())}, OMP active", engine, cores(), omp_active=True)
     return Config("default"), [Config(describe(e, t), e, t) for e, t in every], today
-
-
-class Output:
-    """Text for people on stdout; with --jsonl, one JSON object per measurement there and the text on stderr."""
-
-    def __init__(self, jsonl: bool) -> None:
-        self.jsonl = jsonl
-
-    def say(self, line: str = "") -> None:
-        print(line, file=sys.stderr if self.jsonl else sys.stdout, flush=True)
-
-    def record(self, section: str, name: str, result: dict[str, Any]) -> dict[str, Any]:
-        if self.jsonl:
-            print(json.dumps({"section": section, "name": name, **result}), flush=True)
-        return result
 
 
 def rate(value: float) -> str:

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import aiohttp
-from benchkit import ROOT, latency_figures, package_version
+from benchkit import ROOT, Output, latency_figures, package_version
 
 # the environment as launched, for the server's process: the bot package, imported below, sets
 # OMP_WAIT_POLICY in its own process, and the server's must choose for itself
@@ -420,20 +420,6 @@ async def direct(args: argparse.Namespace, texts: Texts, out: Output) -> tuple[l
 
 
 # -- output --------------------------------------------------------------------------------------------------
-class Output:
-    """Text for people on stdout; with --jsonl, one JSON object per measurement there and the text on stderr."""
-
-    def __init__(self, jsonl: bool) -> None:
-        self.jsonl = jsonl
-
-    def say(self, line: str = "") -> None:
-        print(line, file=sys.stderr if self.jsonl else sys.stdout, flush=True)
-
-    def record(self, section: str, name: str, result: dict[str, Any]) -> None:
-        if self.jsonl:
-            print(json.dumps({"section": section, "name": name, **result}), flush=True)
-
-
 def rate(value: float) -> str:
     return f"{value:,.0f}" if value >= 10 else f"{value:,.1f}"
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchkit import ROOT, answer, latency_figures, package_version
+from benchkit import ROOT, Output, answer, latency_figures, package_version
 
 sys.path.insert(0, str(ROOT))
 
@@ -235,20 +235,6 @@ class Backends:
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
-
-
-class Output:
-    """Text for people on stdout; with --jsonl, one JSON object per measurement there and the text on stderr."""
-
-    def __init__(self, jsonl: bool) -> None:
-        self.jsonl = jsonl
-
-    def say(self, line: str = "") -> None:
-        print(line, file=sys.stderr if self.jsonl else sys.stdout, flush=True)
-
-    def record(self, section: str, name: str, result: dict[str, Any]) -> None:
-        if self.jsonl:
-            print(json.dumps({"section": section, "name": name, **result}), flush=True)
 
 
 def rate(value: float) -> str:

@@ -106,3 +106,18 @@ def package_version(name: str) -> str:
         return version(name)
     except PackageNotFoundError:
         return "not installed"
+
+
+class Output:
+    """Text for people on stdout; with --jsonl, one JSON object per measurement there and the text on stderr."""
+
+    def __init__(self, jsonl: bool) -> None:
+        self.jsonl = jsonl
+
+    def say(self, line: str = "") -> None:
+        print(line, file=sys.stderr if self.jsonl else sys.stdout, flush=True)
+
+    def record(self, section: str, name: str, result: dict[str, Any]) -> dict[str, Any]:
+        if self.jsonl:
+            print(json.dumps({"section": section, "name": name, **result}), flush=True)
+        return result
