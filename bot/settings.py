@@ -10,6 +10,7 @@ the variable, before anything starts.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import math
 import os
@@ -124,7 +125,7 @@ class Settings:
                                 f"(SHARD_COUNT={self.shard_count}), got {self.shards!r}")
         return ids
 
-    @property
+    @functools.cached_property
     def api_key_digests(self) -> frozenset[str]:
         """The sha256 of every API key: keys given in the clear are hashed here and compared hashed."""
         digests = set()

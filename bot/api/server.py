@@ -29,7 +29,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ from bot.moderation.pipeline import Moderation
 from bot.moderation.policy import Policy
 from bot.moderation.worker import ScoringWorker, open_scorer
 from bot.settings import Settings, hash_api_key
-from bot.storage.changes import Change, ChangeListener, listens
+from bot.storage.changes import ChangeListener, listens
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -117,12 +117,16 @@ class Models:
     async def _worker(self, name: str | None) -> ScoringWorker:
         if name is None or (Path(self.settings.models_dir) / name).resolve() == self.current.model.info.path.resolve():
             return self.current
-        if not MODEL_NAME.match(name) or name not in {row["name"] for row in self.listing()}:
+        worker = self._others.get(name)
+        if worker is not None:
+            self._others.move_to_end(name)
+            return worker
+        if not MODEL_NAME.match(name) or name not in {row["name"] for row in await asyncio.to_thread(self.listing)}:
             raise ApiError(400, "INVALID_ARGUMENT", f"Unknown model: {name!r} (GET /v1/models lists them).")
         if self.keep == 0:
             raise ApiError(400, "FAILED_PRECONDITION", "Only the current model is served (API_MAX_MODELS=0).")
         async with self._loading:
-            worker = self._others.get(name)
+            worker = self._others.get(name)  # loaded by another request while this one waited
             if worker is None:
                 settings = dataclasses.replace(self.settings, model_dir=Path(self.settings.models_dir) / name)
                 worker = await asyncio.to_thread(open_scorer, settings)
@@ -152,7 +156,16 @@ class Service:
     moderation: Moderation | None
     metrics: Metrics
     limiter: RateLimiter
+    cors_origins: frozenset[str]
+    playground: str  # the page, read once
     changes: ChangeListener | None = None
+    _tasks: set[asyncio.Task] = dataclasses.field(default_factory=set)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` in the background, holding a reference until it ends (the loop keeps only weak ones)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def policy(self, worker: ScoringWorker, guild_id: int | None) -> Policy:
         config: GuildConfig | None = None
@@ -160,8 +173,6 @@ class Service:
             if self.moderation is None:
                 raise ApiError(400, "FAILED_PRECONDITION",
                                "guild_id needs the bot's database: set DATABASE_URL to it and restart the server.")
-            if self.changes is None:  # nothing would tell us of a change (SQLite): read it every time
-                self.moderation.forget_guild_config(guild_id)
             config = await self.moderation.guild_config(guild_id)
         return Policy.with_overrides(worker.model.info.thresholds, config.thresholds if config else None)
 
@@ -187,21 +198,14 @@ def create_app(settings: Settings, db: Database | None = None) -> web.Applicatio
 
 async def _lifecycle(settings: Settings, db: Database | None, app: web.Application) -> Any:
     scorer = await asyncio.to_thread(open_scorer, settings)
-    moderation = Moderation(scorer, db) if db is not None else None
+    # the server never changes a guild's settings: it may cache them only where it hears of changes
+    moderation = Moderation(scorer, db, cache_configs=listens(db.url)) if db is not None else None
     service = Service(settings, Models(settings, scorer, settings.api_max_models), moderation, Metrics(),
-                      RateLimiter(settings.api_rate_limit, settings.api_rate_burst))
-    if moderation is not None and db is not None and listens(db.url):  # follow the bot's settings and model
-        loop = asyncio.get_running_loop()
-        tasks: set[asyncio.Task] = set()
-
-        def heard(change: Change | None) -> None:
-            def apply() -> None:
-                task = loop.create_task(moderation.follow_logged(change, settings))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            loop.call_soon_threadsafe(apply)
-
-        service.changes = ChangeListener(db.url, heard, lambda: heard(None)).start()
+                      RateLimiter(settings.api_rate_limit, settings.api_rate_burst),
+                      cors_origins=frozenset(o.strip() for o in settings.api_cors_origins.split(",") if o.strip()),
+                      playground=await asyncio.to_thread(PLAYGROUND.read_text, "utf-8"))
+    if moderation is not None:  # follow the bot's settings and model
+        service.changes = moderation.listen(lambda: settings, service.spawn)
     app[SERVICE] = service
     log.info("serving model %s (%s)", scorer.model.version, scorer.model.choice.describe())
     yield
@@ -244,7 +248,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def _cors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Browsers may call the API only from the origins API_CORS_ORIGINS names; by default from none."""
     origin = request.headers.get("Origin")
-    allowed = {o.strip() for o in request.app[SERVICE].settings.api_cors_origins.split(",") if o.strip()}
+    allowed = request.app[SERVICE].cors_origins
     if request.method == "OPTIONS" and origin in allowed:
         response: web.StreamResponse = web.Response(status=204)
     else:
@@ -394,8 +398,8 @@ async def _metrics(request: web.Request) -> web.Response:
                         headers={"X-Content-Type-Options": "nosniff"})
 
 
-async def _playground(_request: web.Request) -> web.Response:
-    return web.Response(text=await asyncio.to_thread(PLAYGROUND.read_text, "utf-8"), content_type="text/html",
+async def _playground(request: web.Request) -> web.Response:
+    return web.Response(text=request.app[SERVICE].playground, content_type="text/html",
                         charset="utf-8", headers={"Content-Security-Policy": "default-src 'self'; "
                                                   "script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'"})
 

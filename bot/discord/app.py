@@ -26,7 +26,7 @@ from bot.discord.errors import ToxmodTree
 from bot.moderation.pipeline import Moderation
 from bot.moderation.worker import ScoringWorker, open_scorer
 from bot.settings import Settings
-from bot.storage.changes import Change, ChangeListener, listens
+from bot.storage.changes import ChangeListener
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -67,13 +67,7 @@ class ToxmodBot(commands.Bot):
         self.db.start()
         self.scorer = await asyncio.to_thread(open_scorer, self.settings)
         self.moderation = Moderation(self.scorer, self.db)
-        if listens(self.settings.database_url):  # other processes may change settings and the model
-            loop = asyncio.get_running_loop()
-
-            def heard(change: Change | None) -> None:  # in the listener's thread; None: a gap
-                loop.call_soon_threadsafe(lambda: self.spawn(self.moderation.follow_logged(change, self.settings)))
-
-            self.changes = ChangeListener(self.settings.database_url, heard, lambda: heard(None)).start()
+        self.changes = self.moderation.listen(lambda: self.settings, self.spawn)  # other processes' changes
         for name in EXTENSIONS:
             await self.load_extension(name)
         if self.settings.dev_guild_id:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -22,7 +23,7 @@ from bot.moderation.guild_config import GuildConfig, load_guild_config
 from bot.moderation.policy import Policy
 from bot.moderation.worker import ScoringWorker
 from bot.settings import Settings
-from bot.storage.changes import Change
+from bot.storage.changes import Change, ChangeListener, listens
 from bot.storage.database import Database, Spooled
 from bot.storage.models import Flag, FlagOrigin, FlagStatus
 from bot.storage.repository import (
@@ -112,9 +113,12 @@ class Moderation:
     `forget_guild_config` after any change.
     """
 
-    def __init__(self, scorer: ScoringWorker, db: Database) -> None:
+    def __init__(self, scorer: ScoringWorker, db: Database, *, cache_configs: bool = True) -> None:
         self.scorer = scorer
         self.db = db
+        # False for a process that neither makes the changes nor hears of them (`toxmod serve` on SQLite):
+        # a cached configuration would never be dropped there, so each is read when needed
+        self.cache_configs = cache_configs
         self._configs: dict[int, GuildConfig] = {}
         self._forgotten = 0  # bumped by every forget: a read that began before one must not be cached
 
@@ -124,13 +128,27 @@ class Moderation:
         if config is None:
             generation = self._forgotten
             config = await self.db.read(lambda s: load_guild_config(s, guild_id))
-            if generation == self._forgotten:  # else a change was announced meanwhile: what was read may predate it
+            if self.cache_configs and generation == self._forgotten:  # else a change was announced meanwhile
                 self._configs[guild_id] = config
         return config
 
     def forget_guild_config(self, guild_id: int) -> None:
         self._forgotten += 1
         self._configs.pop(guild_id, None)
+
+    def listen(self, settings: Callable[[], Settings],
+               spawn: Callable[[Coroutine[Any, Any, None]], None]) -> ChangeListener | None:
+        """Follow the changes other processes announce (PostgreSQL), each applied on this event loop by a task
+        `spawn` starts, with the settings in force when it arrives; None where the database announces nothing
+        (SQLite)."""
+        if not listens(self.db.url):
+            return None
+        loop = asyncio.get_running_loop()
+
+        def heard(change: Change | None) -> None:  # in the listener's thread; None: a gap
+            loop.call_soon_threadsafe(lambda: spawn(self.follow_logged(change, settings())))
+
+        return ChangeListener(self.db.url, heard, lambda: heard(None)).start()
 
     async def follow_logged(self, change: Change | None, settings: Settings) -> None:
         """`follow`, for a background task: a failure (a broken `models/current`) is logged, never lost."""

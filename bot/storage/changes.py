@@ -57,6 +57,11 @@ def announce(session: Session, change: Change) -> None:
         session.execute(select(func.pg_notify(CHANNEL, change.to_json())))
 
 
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL as libpq (psycopg.connect) takes it: the `+psycopg` driver suffix gone."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def listens(url: str) -> bool:
     """Whether a database at `url` carries announcements."""
     return make_url(url).get_backend_name() == "postgresql"
@@ -72,7 +77,7 @@ class ChangeListener:
 
     def __init__(self, url: str, on_change: Callable[[Change], None], on_gap: Callable[[], None], *,
                  retry_initial: float = 0.5, retry_max: float = 30.0) -> None:
-        self.conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.conninfo = libpq_url(url)
         self.on_change, self.on_gap = on_change, on_gap
         self.retry_initial, self.retry_max = retry_initial, retry_max
         self.connected = threading.Event()

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from bot.decision import Decision
 from bot.labels import LABELS
 from bot.storage.changes import Change, announce
+from bot.storage.locks import lock_key
 from bot.storage.models import (
     AuditEntry,
     Exemption,
@@ -411,9 +412,7 @@ def lock_message(session: Session, guild_id: int, message_id: int) -> None:
     (PostgreSQL's transaction-level advisory lock; SQLite's write transactions are serial already): the
     read of its latest flag and the flag opened after it happen as one step."""
     if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(f"toxmod:message:{guild_id}:{message_id}".encode()).digest()[:8],
-                             "big", signed=True)
-        session.execute(select(func.pg_advisory_xact_lock(key)))
+        session.execute(select(func.pg_advisory_xact_lock(lock_key(f"message:{guild_id}:{message_id}"))))
 
 
 def latest_flag_for_message(session: Session, guild_id: int | None, message_id: int) -> Flag | None:

@@ -4,18 +4,12 @@ so that blocking clients (Google's API client, a browser driven by Selenium) can
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 
 from bot.api.server import serve
 from bot.settings import Settings
 from bot.storage.database import Database
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.postgres import free_port
 
 
 class ServerThread:

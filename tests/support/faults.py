@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
+from bot.storage.changes import libpq_url
 from bot.storage.database import Database
 
 _faults: dict[int, tuple[Engine, Callable[..., None]]] = {}
@@ -46,7 +47,7 @@ def _postgres_conninfo(db: Database | str | Path) -> str | None:
     url = db.url if isinstance(db, Database) else str(db)
     if not url.startswith("postgresql"):
         return None
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return libpq_url(url)
 
 
 def db_file(db: Database | str | Path) -> Path:

@@ -38,7 +38,7 @@ def _binaries() -> Path:
     return Path(found[-1]).parent
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -72,7 +72,7 @@ class PostgresServer:
                 raise PostgresUnavailable("running as root without runuser: cannot start PostgreSQL as another user")
             shutil.chown(self._dir, "postgres")
             self._user_prefix = ["runuser", "-u", "postgres", "--"]
-        data, port = self._dir / "data", _free_port()
+        data, port = self._dir / "data", free_port()
         self._run(str(self._bin / "initdb"), "-D", str(data), "-U", "toxmod", "--auth=trust", "-E", "UTF8",
                   "--no-locale", "--no-sync")
         # durability off: a test cluster is thrown away, and fsyncs would dominate the run

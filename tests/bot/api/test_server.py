@@ -28,7 +28,7 @@ from bot.settings import PROJECT_ROOT, Settings
 from bot.storage.database import Database
 from bot.storage.repository import update_guild_settings
 from tests.bot.api.conftest import StartServer
-from tests.support.api_server import free_port
+from tests.support.postgres import free_port
 
 ATTRIBUTES = ["TOXICITY", "SEVERE_TOXICITY", "IDENTITY_ATTACK", "INSULT", "PROFANITY", "THREAT"]
 
