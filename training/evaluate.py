@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from bot.labels import LABELS
+from bot.labels import LABELS, SPECIFIC_LABELS
 from bot.model.classifier import ToxicityModel
 from bot.model.metrics import average_precision, roc_auc, threshold_for_precision
 from training.config import EvalSettings
@@ -24,9 +24,6 @@ log = logging.getLogger(__name__)
 
 BACKGROUND = "ubuntu_irc"
 MAX_THRESHOLD = 0.99
-# The labels a moderator names for what a message does; `toxic` is the umbrella over all of them and
-# `severe_toxic` a degree, so label fidelity is measured on these four.
-SPECIFIC_LABELS = ("threat", "identity_hate", "insult", "obscene")
 
 
 def predict(model: ToxicityModel, texts: list[str], batch_size: int, desc: str, progress: bool) -> np.ndarray:
@@ -154,7 +151,7 @@ def obfuscation_check(
 
 def label_fidelity(val: pd.DataFrame, probs: np.ndarray, thresholds: dict[str, float]) -> dict[str, dict]:
     """For each specific label: of the validation messages annotated with it, how many are flagged, and of
-    those how often it is among the two labels shown to moderators (ranked by margin over threshold)."""
+    those how often it is among the two labels shown to moderators (ranked as the Policy ranks them)."""
     policy_top = top_two(probs, thresholds)
     is_flagged = flagged(probs, thresholds)
     out = {}
@@ -172,11 +169,17 @@ def label_fidelity(val: pd.DataFrame, probs: np.ndarray, thresholds: dict[str, f
 
 
 def top_two(probs: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
-    """Column indices of the two labels most above their thresholds in log-odds, as the Policy ranks them."""
+    """Column indices of the two labels shown, ranked as `Policy.rank` ranks them (fired specific labels,
+    then fired umbrella labels, then the rest; by log-odds margin over the threshold within each), for a
+    whole validation set at once."""
     clipped = np.clip(probs.astype(np.float64), 1e-6, 1 - 1e-6)
     t = np.array([thresholds[lb] for lb in LABELS], dtype=np.float64)
     margin = np.log(clipped / (1 - clipped)) - np.log(t / (1 - t))
-    return np.argsort(-margin, axis=1, kind="stable")[:, :2]
+    fired = margin >= 0
+    specific = np.array([lb in SPECIFIC_LABELS for lb in LABELS])
+    # margins are clipped log-odds, within +-30: a tier is worth more than any margin
+    tier = np.where(fired & specific, 200.0, np.where(fired, 100.0, 0.0))
+    return np.argsort(-(tier + margin), axis=1, kind="stable")[:, :2]
 
 
 def evaluate(

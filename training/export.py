@@ -52,9 +52,11 @@ calibrated on the whole validation mix, never on it alone.
 ```
 
 ## Labels shown to moderators
-The two labels shown (`top` in `toxmod score --jsonl`, the mod-log, `/scan`, `/flags`) are the two whose
-scores stand furthest above their own thresholds in log-odds, not the two highest probabilities: `toxic`
-is high on anything rude, so raw ranking would show "toxic, severe_toxic" on a death threat. "label
+The two labels shown (`top` in `toxmod score --jsonl`, the mod-log, `/scan`, `/flags`) say what a message
+does: first the specific labels that passed their thresholds (threat, identity_hate, insult, obscene),
+then the umbrella `toxic` and the degree `severe_toxic` if they passed, then the rest, each group ordered
+by how far its scores stand above their own thresholds in log-odds. `toxic` is high on anything rude, so
+ranking by raw probability, or by margin alone, would show "toxic, ..." on a death threat. "label
 fidelity" above measures, per label, how often it is among those two on validation messages annotated
 with it.
 
@@ -124,7 +126,15 @@ def write_model_card(out_dir: Path, metadata: dict, report_text: str) -> None:
                      f"{credit}; licence: {licence}")
     sources = "\n".join(lines)
     timing = metadata.get("training", {})
-    training = "\n".join(f"- {k}: {v}" for k, v in timing.items())
+    training = "\n".join(f"- {k}: {v}" for k, v in timing.items() if k not in ("stages", "recipe"))
+    if "stages" in timing:
+        training = "The last stage:\n" + training
+    if "recipe" in timing:
+        training += f"\n\nReproduced by one command: `toxmod train --recipe {timing['recipe']}`. Its stages:\n"
+    for stage in timing.get("stages", []):
+        best = f", weights of step {stage['best_step']:,} kept" if stage.get("best_step") != stage["steps"] else ""
+        training += (f"\n{stage['stage']}. {stage['steps']:,} steps, {stage['seconds'] / 60:.1f} min{best}: "
+                     f"{stage.get('note', '')}")
     observed = metadata.get("failure_modes") or []
     failure_modes = "".join(f"- {line}\n" for line in observed)
     card = CARD_TEMPLATE.format(

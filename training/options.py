@@ -61,7 +61,7 @@ def add_options(parser: ArgumentSink, cls: type, exclude: Collection[str] = (),
     for f in option_fields(cls, exclude):
         if "help" not in f.metadata:
             raise TypeError(f"{cls.__name__}.{f.name} is a command-line option without help text")
-        hint = _without_none(hints[f.name])
+        hint = without_none(hints[f.name])
         kwargs: dict[str, Any] = {"dest": f.name, "default": None, "help": _help(f, shown.get(f.name))}
         if "metavar" in f.metadata:
             kwargs["metavar"] = f.metadata["metavar"]
@@ -93,7 +93,7 @@ def from_args(cls: type[T], args: argparse.Namespace, exclude: Collection[str] =
         value = getattr(args, f.name, None)
         if value is None:
             continue
-        hint = _without_none(hints[f.name])
+        hint = without_none(hints[f.name])
         if get_origin(hint) is dict:
             value = _pairs(f, hint, value)
         values[f.name] = value
@@ -101,7 +101,7 @@ def from_args(cls: type[T], args: argparse.Namespace, exclude: Collection[str] =
     return cls(**values)
 
 
-def _without_none(hint: Any) -> Any:
+def without_none(hint: Any) -> Any:
     """`X | None` is X on the command line: None is what leaving the option out means."""
     if get_origin(hint) in (Union, types.UnionType):
         rest = [a for a in get_args(hint) if a is not type(None)]

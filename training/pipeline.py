@@ -22,10 +22,20 @@ from training.config import TrainConfig
 from training.dataset import Prepared, prepare_data
 from training.evaluate import BACKGROUND, EvalSettings, evaluate, format_report
 from training.export import save_model_dir, write_metadata, write_model_card
+from training.recipe import MACHINE_FIELDS, Recipe
 from training.sources import SOURCES, load_ubuntu_irc
 from training.train import Trainer, default_base_model, write_json
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RecipeStage:
+    """A run as the last stage of a recipe: the file, what its earlier stages did, and this stage's note."""
+
+    recipe: Path
+    earlier: list[dict]
+    note: str
 
 
 @dataclass
@@ -62,22 +72,20 @@ def run_training(
     resume: bool = False,
     eval_settings: EvalSettings | None = None,
     progress: bool = True,
+    within: RecipeStage | None = None,
 ) -> TrainResult:
+    """Train, export, evaluate and calibrate one model. As a recipe's last stage (`within`), the recipe and
+    every stage are recorded in the metadata, and the model is not compared with the earlier stage it
+    continued from, since that intermediate model is never served."""
     data = prepare_data(cfg)
-    trainer = Trainer(cfg, data, init_model=init_model)
-    if resume:
-        trainer.load_checkpoint()
-    elif trainer.checkpoint_path.exists():
-        raise FileExistsError(
-            f"{trainer.checkpoint_path} exists: pass --resume to continue it or choose another --run-dir"
-        )
-    trainer.train(progress=progress)
-    trainer.save_checkpoint()
+    trainer = _trained(cfg, data, init_model, resume, progress)
 
     staging = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     save_model_dir(trainer.model, trainer.tokenizer, staging)
-    base = init_model or cfg.base_model or default_base_model()
+    # a recipe's later stages start from its own earlier ones: the base is still what stage 1 started from
+    continued = within is not None and bool(within.earlier)
+    base = (None if continued else init_model) or cfg.base_model or default_base_model()
     metadata: dict[str, Any] = {
         "version": version,
         "base_model": "sentence-transformers/all-MiniLM-L6-v2" if base == default_base_model() else str(base),
@@ -86,6 +94,10 @@ def run_training(
         "training": trainer.summary(),
         "thresholds": {},
     }
+    if within is not None:
+        metadata["training"]["recipe"] = str(within.recipe)
+        metadata["training"]["stages"] = [*within.earlier,
+                                          stage_record(len(within.earlier) + 1, cfg, trainer, within.note)]
     write_metadata(staging, metadata)
 
     settings = eval_settings or EvalSettings()
@@ -95,7 +107,7 @@ def run_training(
     report_text = format_report(report)
     metadata["thresholds"] = report.pop("thresholds")
     metadata["metrics"] = report
-    if init_model is not None:
+    if init_model is not None and not continued:
         metadata["comparison"] = compare_with_init(init_model, data.val, background, settings, report, progress)
         comparison = Comparison.from_json(metadata["comparison"])
         report_text += "\n" + (comparison.format() if comparison else "")
@@ -107,6 +119,67 @@ def run_training(
     staging.rename(out_dir)
     log.info("exported %s to %s", version, out_dir)
     return TrainResult(out_dir, metadata, report_text)
+
+
+def _trained(cfg: TrainConfig, data: Prepared, init_model: Path | None, resume: bool, progress: bool) -> Trainer:
+    trainer = Trainer(cfg, data, init_model=init_model)
+    if resume:
+        trainer.load_checkpoint()
+    elif trainer.checkpoint_path.exists():
+        raise FileExistsError(
+            f"{trainer.checkpoint_path} exists: pass --resume to continue it or choose another --run-dir"
+        )
+    trainer.train(progress=progress)
+    trainer.save_checkpoint()
+    return trainer
+
+
+def stage_record(number: int, cfg: TrainConfig, trainer: Trainer, note: str = "") -> dict:
+    """What metadata.json says about one stage of a recipe: its settings and how it went."""
+    summary = trainer.summary()
+    return {"stage": number, "note": note, "training_args": cfg.to_json(),
+            **{k: summary[k] for k in ("steps", "best_step", "seconds")}}
+
+
+def run_recipe(recipe: Recipe, models_dir: Path, *, data_dir: Path | None, runs_dir: Path = Path("runs"),
+               resume: bool = False, progress: bool = True, **machine: Any) -> TrainResult:
+    """Every stage of a recipe in order; each stage but the last exports plain weights into its run
+    directory, for the next stage to start from, and the last is trained, evaluated and exported as usual.
+
+    A stage whose weights are already exported with the same settings is not run again, so an interrupted
+    recipe picks up where it stopped (with `resume`, inside the stage it stopped in too).
+    """
+    records: list[dict] = []
+    init: Path | None = None
+    for stage in recipe.stages:
+        run_dir = runs_dir / recipe.name / f"stage-{stage.number}"
+        cfg = stage.config(run_dir, data_dir=data_dir, **machine)
+        if stage.number == len(recipe.stages):
+            log.info("recipe %s: stage %d of %d (final)", recipe.name, stage.number, len(recipe.stages))
+            return run_training(cfg, models_dir / recipe.name, recipe.version, init_model=init, resume=resume,
+                                eval_settings=recipe.eval_settings(), progress=progress,
+                                within=RecipeStage(recipe.path, records, stage.note))
+        done = run_dir / "stage.json"
+        if done.is_file():
+            record = json.loads(done.read_text())
+            if _recipe_settings(record["training_args"]) != _recipe_settings(cfg.to_json()):
+                raise FileExistsError(f"{run_dir} holds stage {stage.number} trained with other settings: "
+                                      "remove it or give the recipe another name")
+            log.info("recipe %s: stage %d already trained (%s)", recipe.name, stage.number, run_dir)
+        else:
+            log.info("recipe %s: stage %d of %d", recipe.name, stage.number, len(recipe.stages))
+            trainer = _trained(cfg, prepare_data(cfg), init, resume, progress)
+            save_model_dir(trainer.model, trainer.tokenizer, run_dir / "model")
+            record = stage_record(stage.number, cfg, trainer, stage.note)
+            write_json(done, record)
+        records.append(record)
+        init = run_dir / "model"
+    raise AssertionError("a recipe has at least one stage")  # load_recipe refuses an empty one
+
+
+def _recipe_settings(args: dict) -> dict:
+    """A stage's settings without where things are on the machine, which may change between runs."""
+    return {k: v for k, v in args.items() if k not in MACHINE_FIELDS}
 
 
 def compare_with_init(init_model: Path, val: pd.DataFrame, background: list[str], settings: EvalSettings,

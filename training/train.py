@@ -66,13 +66,22 @@ def use_bf16(device: torch.device, requested: bool | None) -> bool:
     return cpu_has_fast_bf16()
 
 
-def masked_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """BCE over known labels only: NaN marks a label the source does not annotate."""
+def masked_bce(logits: torch.Tensor, labels: torch.Tensor, pos_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """BCE over known labels only: NaN marks a label the source does not annotate. `pos_weight` (one factor
+    per label) scales the loss of positive rows, as `binary_cross_entropy_with_logits` defines it."""
     known = ~torch.isnan(labels)
     loss = torch.nn.functional.binary_cross_entropy_with_logits(
-        logits.float(), torch.nan_to_num(labels), reduction="none"
+        logits.float(), torch.nan_to_num(labels), reduction="none", pos_weight=pos_weight
     )
     return (loss * known).sum() / known.sum().clamp(min=1)
+
+
+def label_weights(weights: dict[str, float]) -> torch.Tensor | None:
+    """The `pos_weight` vector for `--label-weight` (its labels checked by TrainConfig), or None when every
+    label weighs 1."""
+    if not weights:
+        return None
+    return torch.tensor([float(weights.get(label, 1.0)) for label in LABELS])
 
 
 class Trainer:
@@ -117,6 +126,8 @@ class Trainer:
         self.seconds = 0.0
         self.stopper = EarlyStopping(cfg.patience)
         self.probe = probe_rows(data.val, cfg.eval_rows, cfg.seed)
+        pos_weight = label_weights(cfg.label_weight)
+        self.pos_weight = None if pos_weight is None else pos_weight.to(self.device)
 
     def _token_lengths(self, texts: list[str]) -> np.ndarray:
         normalized = [normalize(t, self.lexicon) for t in texts]
@@ -194,7 +205,7 @@ class Trainer:
                 inputs, labels = self._batch(self.batches[batch_no], batch_no)
                 with autocast:
                     logits = self.model(**inputs).logits
-                loss = masked_bce(logits, labels) / accum
+                loss = masked_bce(logits, labels, self.pos_weight) / accum
                 loss.backward()
                 running = loss.item() * accum if running is None else 0.98 * running + 0.02 * loss.item() * accum
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)

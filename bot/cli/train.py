@@ -5,39 +5,79 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.cli.common import CliError, load_settings
 from training.config import EvalSettings, TrainConfig
-from training.options import OptionError, add_options, from_args
+from training.options import OptionError, add_options, flag, from_args, option_fields
+
+if TYPE_CHECKING:
+    from training.pipeline import TrainResult
 
 T = TypeVar("T")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from training.pipeline import run_training
-
     settings = load_settings(args)
     models_dir = Path(args.models_dir or settings.models_dir)
-    cfg = train_config(args, settings.data_dir)
-    if cfg.data_dir is not None and not cfg.data_dir.is_dir():
-        raise CliError(f"data directory not found: {cfg.data_dir} (set TOXMOD data with --data-dir or DATA_DIR)")
-    result = run_training(
-        cfg,
-        models_dir / args.name,
-        args.version or args.name,
-        init_model=Path(args.init) if args.init else None,
-        resume=args.resume,
-        eval_settings=_settings(EvalSettings, args),
-    )
+    if args.recipe:
+        result = _train_recipe(args, models_dir, settings.data_dir)
+    elif not args.name:
+        raise CliError("toxmod train needs --name NAME or --recipe FILE")
+    else:
+        from training.pipeline import run_training
+
+        cfg = train_config(args, settings.data_dir)
+        _check_data_dir(cfg.data_dir)
+        result = run_training(
+            cfg,
+            models_dir / args.name,
+            args.version or args.name,
+            init_model=Path(args.init) if args.init else None,
+            resume=args.resume,
+            eval_settings=_settings(EvalSettings, args),
+        )
     print(result.report_text)
     print(f"model written to {result.model_dir}")
     if args.set_current:
         from bot.model.registry import set_current
 
-        set_current(models_dir, args.name)
-        print(f"models/current now names {args.name}")
+        set_current(models_dir, result.model_dir.name)
+        print(f"models/current now names {result.model_dir.name}")
     return 0
+
+
+# what the command line may still say with --recipe: where things are on this machine
+_WITH_RECIPE = ("base_model", "data_dir", "device", "threads")
+
+
+def _train_recipe(args: argparse.Namespace, models_dir: Path, default_data_dir: Path) -> TrainResult:
+    """The recipe decides everything about the run; the command line only says where things are on this
+    machine. Any other option is refused rather than silently ignored or silently changing the recipe."""
+    from training.pipeline import run_recipe
+    from training.recipe import RecipeError, load_recipe
+
+    given = [name for name in ("name", "version", "init", "no_data") if getattr(args, name)]
+    given += [f.name for f in option_fields(TrainConfig) + option_fields(EvalSettings)
+              if getattr(args, f.name, None) is not None and f.name not in _WITH_RECIPE]
+    if given:
+        raise CliError(f"--recipe sets {', '.join(flag(n) for n in given)} itself; "
+                       "only --data-dir, --base-model, --device, --threads, --models-dir and --resume go with it")
+    try:
+        recipe = load_recipe(Path(args.recipe))
+    except RecipeError as exc:
+        raise CliError(str(exc)) from exc
+    data_dir = Path(args.data_dir or default_data_dir)
+    _check_data_dir(data_dir)
+    machine: dict[str, Any] = {"device": args.device, "threads": args.threads,
+                               "base_model": Path(args.base_model) if args.base_model else None}
+    return run_recipe(recipe, models_dir, data_dir=data_dir, resume=args.resume,
+                      **{k: v for k, v in machine.items() if v is not None})
+
+
+def _check_data_dir(data_dir: Path | None) -> None:
+    if data_dir is not None and not data_dir.is_dir():
+        raise CliError(f"data directory not found: {data_dir} (set TOXMOD data with --data-dir or DATA_DIR)")
 
 
 def train_config(args: argparse.Namespace, default_data_dir: Path) -> TrainConfig:
@@ -92,7 +132,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("train", help="fine-tune a model from the data sources and export it to models/NAME")
-    p.add_argument("--name", required=True, help="model directory name under models/")
+    p.add_argument("--recipe", metavar="FILE",
+                   help="run every stage of a recipe (training/recipes/*.toml): how a shipped model is reproduced")
+    p.add_argument("--name", help="model directory name under models/ (required without --recipe)")
     p.add_argument("--version", help="version string recorded in metadata (default: NAME)")
     p.add_argument("--no-data", action="store_true", help="use no corpora, only --extra-csv/--feedback files")
     p.add_argument("--init", help="start from this toxmod model directory instead of the base model")

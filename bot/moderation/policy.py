@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.decision import Decision, Scores
-from bot.labels import LABELS
+from bot.labels import LABELS, SPECIFIC_LABELS
 
 
 def validate_threshold(label: str, value: float) -> float:
@@ -42,9 +42,17 @@ class Policy:
         """
         return _logit(probability) - _logit(self.thresholds[label])
 
+    def rank(self, label: str, probability: float) -> tuple[bool, bool, float]:
+        """Where a label goes in the two shown: first the specific labels that fired (threat, insult, ...),
+        then the umbrella `toxic` and the degree `severe_toxic` if they fired, then the rest; by margin within
+        each. A death threat that passes `threat` shows "threat, ..." even when `toxic`, high on anything
+        rude, stands further above its own line; "toxic" alone would not tell a threat from a swear word."""
+        margin = self.margin(label, probability)
+        return margin >= 0 and label in SPECIFIC_LABELS, margin >= 0, margin
+
     def decide(self, scores: Scores) -> Decision:
         values = scores.as_dict()
-        top = sorted(values.items(), key=lambda kv: self.margin(*kv), reverse=True)[:2]
+        top = sorted(values.items(), key=lambda kv: self.rank(*kv), reverse=True)[:2]
         fired = tuple(label for label in LABELS if values[label] >= self.thresholds[label])
         return Decision(values, top, bool(fired), fired, scores.model_version, scores.latency_ms)
 

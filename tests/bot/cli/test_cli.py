@@ -17,7 +17,7 @@ from tests.support.rows import has_schema, rows
 
 
 def test_score_jsonl_contract(capsys: pytest.CaptureFixture[str], models_dir: Path) -> None:
-    margin = Policy(read_model_info(resolve_model_dir(models_dir, None)).thresholds).margin
+    rank = Policy(read_model_info(resolve_model_dir(models_dir, None)).thresholds).rank
     assert main(["score", "--jsonl", "you are a stupid idiot", "hello friend", ""]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["text"] for line in lines] == ["you are a stupid idiot", "hello friend", ""]
@@ -25,7 +25,7 @@ def test_score_jsonl_contract(capsys: pytest.CaptureFixture[str], models_dir: Pa
         assert list(line) == ["text", "scores", "top", "flagged", "model"]
         assert list(line["scores"]) == list(LABELS) and all(0 <= p <= 1 for p in line["scores"].values())
         assert len(line["top"]) == 2
-        assert margin(*line["top"][0]) >= margin(*line["top"][1])  # ranked against each label's threshold
+        assert rank(*line["top"][0]) >= rank(*line["top"][1])  # ranked against each label's threshold
         assert line["model"] == "tiny-v1"
     assert [line["flagged"] for line in lines] == [True, False, False]
 

@@ -33,6 +33,22 @@ def test_top_labels_are_those_most_above_their_own_thresholds_not_the_highest_sc
     assert set(decision.fired) == {"toxic", "severe_toxic", "threat"}
 
 
+def test_a_specific_label_that_fired_is_shown_before_the_umbrella_toxic() -> None:
+    policy = Policy(dict.fromkeys(LABELS, 0.5))
+    # toxic stands furthest above its line, but "threat, insult" says what the message does
+    threat = policy.decide(scores(toxic=0.999, severe_toxic=0.99, threat=0.6, insult=0.55, obscene=0.45))
+    assert [label for label, _ in threat.top] == ["threat", "insult"]
+    # one specific label fired: the umbrella that fired comes next, not a specific label that did not
+    swear = policy.decide(scores(toxic=0.9, obscene=0.7, insult=0.49))
+    assert [label for label, _ in swear.top] == ["obscene", "toxic"]
+    # nothing specific fired: the umbrella labels in margin order, as before
+    rude = policy.decide(scores(toxic=0.9, severe_toxic=0.95, insult=0.4))
+    assert [label for label, _ in rude.top] == ["severe_toxic", "toxic"]
+    # nothing fired: the labels nearest their lines
+    quiet = policy.decide(scores(toxic=0.3, insult=0.45, threat=0.1))
+    assert [label for label, _ in quiet.top] == ["insult", "toxic"]
+
+
 def test_guild_overrides_replace_model_defaults_and_are_validated() -> None:
     policy = Policy.with_overrides(dict.fromkeys(LABELS, 0.5), {"toxic": 0.9})
     assert not policy.decide(scores(toxic=0.8)).flagged
@@ -47,6 +63,6 @@ def test_json_contract_has_exactly_the_documented_shape() -> None:
     out = decision.to_json("you idiot")
     assert list(out) == ["text", "scores", "top", "flagged", "model"]
     assert list(out["scores"]) == list(LABELS)
-    assert out["top"] == [["toxic", 0.91], ["insult", 0.7]]
+    assert out["top"] == [["insult", 0.7], ["toxic", 0.91]]  # what the message does first, then the umbrella
     assert out["flagged"] is True and out["model"] == "m1" and out["text"] == "you idiot"
     json.dumps(out)
