@@ -33,7 +33,8 @@ SAMPLE = (
     "ok", "who wants to queue ranked after this match", "lmao", "i think the boss has a second phase",
 )
 SAMPLE_BATCH = list(SAMPLE) * 4  # one timed pass: a full micro-batch of 64
-SLOWER_THAN_BEST = 4.0  # a candidate this many times slower than the best on its first call is dropped
+SLOWER_THAN_BEST = 4.0
+_CANDIDATES = "|candidates "  # separates what a measurement depends on from what it timed, in cache keys  # a candidate this many times slower than the best on its first call is dropped
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,16 @@ def read_cache(path: Path) -> dict[str, dict]:
 
 
 def cached_choices(path: Path, version: str) -> list[Choice]:
-    """Every choice remembered for a model version (any machine, any window), for `toxmod model list`."""
-    return [Choice(entry["engine"], entry["threads"], "cached", entry.get("measured", {}))
-            for key, entry in read_cache(path).items() if f"|{version}|" in key]
+    """The choice remembered for a model version on each machine and window, for `toxmod model list`: of
+    the measurements made for it, the one over the most candidates (not one narrowed by a pin)."""
+    best: dict[str, tuple[int, Choice]] = {}
+    for key, entry in read_cache(path).items():
+        base, _, offered = key.partition(_CANDIDATES)
+        if f"|{version}|" in base and offered:
+            size = len(offered.split(","))
+            if size > best.get(base, (0, None))[0]:
+                best[base] = (size, Choice(entry["engine"], entry["threads"], "cached", entry.get("measured", {})))
+    return [choice for _, choice in best.values()]
 
 
 def choose(candidates: list[tuple[str, int]], time_one: Callable[[str, int, bool], float], *, key: str,
@@ -103,6 +111,9 @@ def choose(candidates: list[tuple[str, int]], time_one: Callable[[str, int, bool
     `time_one(engine, threads, first)` returns seconds for one pass over the sample (`first`: the call
     that also warms up, timed only to drop hopeless candidates).
     """
+    # A measurement stands only for the candidates it timed: one narrowed by SCORE_ENGINE or BF16 must not
+    # answer for the full set (it did, and a pinned `toxmod score` left torch serving instead of int8).
+    key += _CANDIDATES + ",".join(f"{engine}/{threads}" for engine, threads in candidates)
     cache = read_cache(cache_path) if cache_path is not None else {}
     hit = cache.get(key)
     if hit and (hit.get("engine"), hit.get("threads")) in candidates:

@@ -59,9 +59,12 @@ def test_the_fastest_candidate_is_chosen_and_remembered(tmp_path: Path) -> None:
     assert calls.count(("hopeless", 1, False)) == 0
     again = tuning.choose(candidates, time_one, key="cpu|model", cache_path=cache)
     assert (again.engine, again.threads, again.source) == ("fast", 2, "cached") and len(calls) == 8
-    assert json.loads(cache.read_text())["cpu|model"]["engine"] == "fast"
+    assert json.loads(cache.read_text())["cpu|model|candidates slow/1,fast/2,broken/1,hopeless/1"]["engine"] == "fast"
     other = tuning.choose([("slow", 1)], time_one, key="cpu|model", cache_path=cache)  # "fast" not offered
     assert other.engine == "slow" and other.source == "measured"
+    # that narrowed measurement does not answer for the full set later: "fast" still serves
+    full = tuning.choose(candidates, time_one, key="cpu|model", cache_path=cache)
+    assert (full.engine, full.source) == ("fast", "cached")
 
 
 def test_a_model_measures_its_engine_once_per_machine(onnx_model: Path, tmp_path: Path) -> None:
@@ -73,6 +76,17 @@ def test_a_model_measures_its_engine_once_per_machine(onnx_model: Path, tmp_path
     assert (second.choice.engine, second.choice.threads, second.choice.source) == (
         first.choice.engine, first.choice.threads, "cached")
     assert [c.engine for c in tuning.cached_choices(cache, "tiny-v1")] == [first.choice.engine]
+
+
+def test_a_pinned_engine_does_not_decide_for_later_unpinned_loads(onnx_model: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "engines.json"
+    # SCORE_ENGINE pinned, threads left to measure: the measurement covers that engine's thread counts only
+    pinned = ToxicityModel(onnx_model, max_length=32, stride=8, engine="torch-fp32", tuning_cache=cache)
+    assert pinned.choice.engine == "torch-fp32"
+    free = ToxicityModel(onnx_model, max_length=32, stride=8, tuning_cache=cache)
+    assert free.choice.source == "measured" and len(free.choice.measured) >= 4
+    [listed] = tuning.cached_choices(cache, "tiny-v1")  # `toxmod model list` shows the full measurement
+    assert (listed.engine, listed.threads) == (free.choice.engine, free.choice.threads)
 
 
 def test_pins_are_honoured(onnx_model: Path, tmp_path: Path) -> None:
