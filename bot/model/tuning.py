@@ -33,8 +33,8 @@ SAMPLE = (
     "ok", "who wants to queue ranked after this match", "lmao", "i think the boss has a second phase",
 )
 SAMPLE_BATCH = list(SAMPLE) * 4  # one timed pass: a full micro-batch of 64
-SLOWER_THAN_BEST = 4.0
-_CANDIDATES = "|candidates "  # separates what a measurement depends on from what it timed, in cache keys  # a candidate this many times slower than the best on its first call is dropped
+SLOWER_THAN_BEST = 4.0  # a candidate this many times slower than the best on its first call is dropped
+_CANDIDATES = "|candidates "  # separates what a measurement depends on from what it timed, in cache keys
 
 
 @dataclass(frozen=True)

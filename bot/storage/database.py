@@ -535,6 +535,7 @@ class Database:
                            for job, _, error in results)
         if not self._spool:
             self._down = None
+            self._recovered()  # the line saying so is logged before anyone awaiting a write runs, too
 
     def _recovered(self) -> None:
         """After a successful write: if that ended an episode, the one log line that says so."""
