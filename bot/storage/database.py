@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 import queue
 import threading
 import time
@@ -125,6 +126,14 @@ def make_engine(url: str, lock_timeout: float = 60.0) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
 
     return engine
+
+
+def _sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name).expanduser().resolve()
 
 
 def upgrade(url: str, revision: str = "head") -> None:
@@ -282,6 +291,8 @@ class Database:
         self._next_try = 0.0
         self._saved = 0
         self._dropped = 0
+        self._file = _sqlite_file(url)
+        self._file_id: tuple[int, int] | None = None  # (device, inode) of the file the connections opened
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def upgrade(self) -> Database:
@@ -430,6 +441,9 @@ class Database:
     def _write(self, jobs: list[_Job]) -> str | None:
         """Write `jobs` and settle their futures; or, when the database cannot be written at all, return
         why, with the jobs not yet written left unsettled."""
+        reason = self._file_missing()
+        if reason is not None:
+            return reason
         try:
             results = self._transact(jobs)
         except Exception as exc:
@@ -458,6 +472,28 @@ class Database:
         self._committed(results)
         for job, result, job_error in results:
             job.finish(result, job_error)
+        return None
+
+    def _file_missing(self) -> str | None:
+        """Why a SQLite file can no longer take writes: deleted or moved, SQLite itself notices nothing (open
+        connections keep writing to the unlinked file, and every write is lost when they close), so the
+        path is checked before each write transaction. A different file at the path (a backup put back)
+        gets fresh connections. A file never seen yet is SQLite's to create."""
+        if self._file is None:
+            return None
+        try:
+            stat = os.stat(self._file)
+        except FileNotFoundError:
+            if self._file_id is None:
+                return None
+            return f"database file {self._file} is missing (deleted or moved)"
+        except OSError as exc:
+            return f"database file {self._file} cannot be read ({exc.strerror})"
+        identity = (stat.st_dev, stat.st_ino)
+        if self._file_id is not None and identity != self._file_id:
+            log.warning("database file %s was replaced: reconnecting to the new file", self._file)
+            self.engine.dispose()
+        self._file_id = identity
         return None
 
     def _handle(self, batch: list[_Job]) -> None:

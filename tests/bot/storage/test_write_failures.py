@@ -274,3 +274,28 @@ async def test_writes_wait_in_memory_while_the_postgresql_server_is_down(postgre
         db.close(timeout=5)
     finally:
         server.stop()
+
+
+async def test_writes_wait_in_memory_while_the_sqlite_file_is_deleted_and_land_in_the_file_put_back(
+        sqlite_url: str, tmp_path: Path) -> None:
+    db = Database(sqlite_url, retry_initial=0.02, retry_max=0.1).upgrade().start()
+    try:
+        path = db_file(db)
+        await db.write(lambda s: audit(s, 1, 1, "before the backup").id)
+        backup = tmp_path / "backup.db"
+        with sqlite3.connect(path) as live, sqlite3.connect(backup) as copy:
+            live.backup(copy)
+        for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+        # SQLite's open connections would write on into the unlinked file, and that write would be lost
+        result = await db.write_or_spool(lambda s: audit(s, 1, 2, "while the file is gone").id)
+        assert isinstance(result, Spooled)
+        assert db.health == f"database file {path.resolve()} is missing (deleted or moved); 1 write waiting in memory"
+        backup.rename(path)  # the operator puts the backup back: a new file, so new connections
+        await result.saved
+        assert db.health is None
+        with sqlite3.connect(path) as restored:
+            actions = [row[0] for row in restored.execute("SELECT action FROM audit_log ORDER BY id")]
+        assert actions == ["before the backup", "while the file is gone"]
+    finally:
+        db.close()
