@@ -437,13 +437,7 @@ class _ProtobufJson:
                 raise self._unknown("Expected : between key:value pair.")
             self.pos += 1
             result[name] = self._value("Expected a value.", name)
-            self._skip()
-            if self.pos >= len(self.text):
-                raise self._unknown("Expected , or } after key:value pair.")
-            if self.text[self.pos] == ",":
-                self.pos += 1
-            elif self.text[self.pos] != "}":
-                raise self._fail("Expected , or } after key:value pair.")
+            self._separator("}", "Expected , or } after key:value pair.")
 
     def _array(self, key: str) -> list[Any]:
         self.pos += 1
@@ -456,13 +450,18 @@ class _ProtobufJson:
                 self.depth -= 1
                 return result
             result.append(self._value("Expected a value or ] within an array.", key))
-            self._skip()
-            if self.pos >= len(self.text):
-                raise self._unknown("Expected , or ] after array value.")
-            if self.text[self.pos] == ",":
-                self.pos += 1
-            elif self.text[self.pos] != "]":
-                raise self._fail("Expected , or ] after array value.")
+            self._separator("]", "Expected , or ] after array value.")
+
+    def _separator(self, closer: str, message: str) -> None:
+        """After an object member or array element: step over a comma, or stop at the closer (the loop
+        consumes it), or refuse with protobuf's words (at the end of the body prefixed as protobuf does)."""
+        self._skip()
+        if self.pos >= len(self.text):
+            raise self._unknown(message)
+        if self.text[self.pos] == ",":
+            self.pos += 1
+        elif self.text[self.pos] != closer:
+            raise self._fail(message)
 
     def _string(self) -> str:
         stop = self._STOPS[self.text[self.pos]]

@@ -504,8 +504,6 @@ class Database:
         if reason is not None:
             self._unavailable(reason)
             self._hold(batch)
-        else:
-            self._recovered()
 
     def _retry(self) -> bool:
         """Write the spool, oldest first; False (and the next try scheduled) while the database refuses.
@@ -521,7 +519,6 @@ class Database:
                 self._spool.extendleft(reversed([job for job in chunk if not job.finished]))
                 self._unavailable(reason)
                 return False
-        self._recovered()
         return True
 
     def _hold(self, jobs: list[_Job]) -> None:
@@ -564,23 +561,17 @@ class Database:
 
     def _committed(self, results: list[tuple[_Job, object, BaseException | None]]) -> None:
         """A write transaction committed (called before its futures complete, so that whoever awaits one
-        sees the health it left): with nothing left in the spool, the database is fine again."""
+        sees the health it left, and the log line): with nothing left in the spool, the episode is over."""
         if self._episode is None:
             return
         self._saved += sum(job.spooled is not None and job.spooled.done() and error is None
                            for job, _, error in results)
-        if not self._spool:
-            self._down = None
-            self._recovered()  # the line saying so is logged before anyone awaiting a write runs, too
-
-    def _recovered(self) -> None:
-        """After a successful write: if that ended an episode, the one log line that says so."""
-        if self._episode is None or self._down is not None:
+        if self._spool:
             return
         dropped = f", {self._dropped} dropped" if self._dropped else ""
         log.info("database can be written again after %.0f s: %d spooled writes saved%s",
                  time.monotonic() - self._episode, self._saved, dropped)
-        self._episode, self._saved, self._dropped = None, 0, 0
+        self._down, self._episode, self._saved, self._dropped = None, None, 0, 0
 
     def _next(self) -> object:
         """The next queued item; None when a retry of the spool is due first."""
