@@ -151,21 +151,33 @@ def obfuscation_check(
 
 def label_fidelity(val: pd.DataFrame, probs: np.ndarray, thresholds: dict[str, float]) -> dict[str, dict]:
     """For each specific label: of the validation messages annotated with it, how many are flagged, and of
-    those how often it is among the two labels shown to moderators (ranked as the Policy ranks them)."""
+    those how often it is among the two labels shown to moderators (ranked as the Policy ranks them).
+
+    The same again (`named`) for the messages where it is the label a moderator would name: the first
+    annotated label in SPECIFIC_LABELS' order (threat, identity_hate, insult, obscene). "You f***ing idiot"
+    is annotated obscene and insult; a moderator names the insult, and showing "insult, toxic" for it is
+    right, though the first reading counts it as obscene missing.
+    """
     policy_top = top_two(probs, thresholds)
     is_flagged = flagged(probs, thresholds)
+    annotated = {label: (val[label] == 1).to_numpy() for label in SPECIFIC_LABELS}
+    outranked = np.zeros(len(val), dtype=bool)
     out = {}
     for label in SPECIFIC_LABELS:
-        j = LABELS.index(label)
-        positive = (val[label] == 1).to_numpy()
-        hit = positive & is_flagged
-        shown = hit & (policy_top == j).any(axis=1)
-        out[label] = {
-            "positives": int(positive.sum()),
-            "flagged": _round(hit.sum() / positive.sum() if positive.any() else None),
-            "shown_when_flagged": _round(shown.sum() / hit.sum() if hit.any() else None),
-        }
+        shown_here = (policy_top == LABELS.index(label)).any(axis=1)
+        out[label] = _fidelity(annotated[label], is_flagged, shown_here)
+        out[label]["named"] = _fidelity(annotated[label] & ~outranked, is_flagged, shown_here)
+        outranked |= annotated[label]
     return out
+
+
+def _fidelity(positive: np.ndarray, is_flagged: np.ndarray, shown: np.ndarray) -> dict:
+    hit = positive & is_flagged
+    return {
+        "positives": int(positive.sum()),
+        "flagged": _round(hit.sum() / positive.sum() if positive.any() else None),
+        "shown_when_flagged": _round((hit & shown).sum() / hit.sum() if hit.any() else None),
+    }
 
 
 def top_two(probs: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
@@ -258,8 +270,12 @@ def format_report(report: dict) -> str:
     lines.append(f"held-out background chat flagged: {_pct(bg['flag_rate'])} of {bg['rows']} messages")
     lines.append("label fidelity (messages annotated with the label: flagged, and the label among the two shown):")
     for label, m in report.get("label_fidelity", {}).items():
-        lines.append(f"  {label:<14} flagged {_pct(m['flagged'])}  shown {_pct(m['shown_when_flagged'])}"
-                     f"  (positives {m['positives']})")
+        line = (f"  {label:<14} flagged {_pct(m['flagged'])}  shown {_pct(m['shown_when_flagged'])}"
+                f"  (positives {m['positives']})")
+        if "named" in m:  # reports written before the second reading was added lack it
+            line += (f"; as the label a moderator would name: flagged {_pct(m['named']['flagged'])}"
+                     f"  shown {_pct(m['named']['shown_when_flagged'])}  ({m['named']['positives']})")
+        lines.append(line)
     ob = report["obfuscation"]
     lines.append(
         f"obfuscated toxic messages flagged {_pct(ob.get('obfuscated_flag_rate'))} vs clean "

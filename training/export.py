@@ -58,7 +58,8 @@ then the umbrella `toxic` and the degree `severe_toxic` if they passed, then the
 by how far its scores stand above their own thresholds in log-odds. `toxic` is high on anything rude, so
 ranking by raw probability, or by margin alone, would show "toxic, ..." on a death threat. "label
 fidelity" above measures, per label, how often it is among those two on validation messages annotated
-with it.
+with it, and on those where it is the label a moderator would name: the first one annotated in the order
+threat, identity_hate, insult, obscene (a message annotated insult and obscene is named an insult).
 
 ## Known limits
 {failure_modes}- Only 8,322 of the 159,571 Jigsaw rows are available here; `severe_toxic` is learned from Jigsaw and

@@ -233,9 +233,26 @@ def test_label_fidelity_counts_a_threat_shown_only_when_it_stands_out_against_it
         decided = policy.decide(Scores(tuple(float(p) for p in row), "m", 0.0))
         assert [LABELS[j] for j in top] == [label for label, _ in decided.top]
     fidelity = label_fidelity(val, probs, thresholds)
-    assert fidelity["threat"] == {"positives": 3, "flagged": pytest.approx(2 / 3, abs=1e-4),
-                                  "shown_when_flagged": 0.5}
+    threat = {"positives": 3, "flagged": pytest.approx(2 / 3, abs=1e-4), "shown_when_flagged": 0.5}
+    assert fidelity["threat"] == {**threat, "named": threat}  # nothing outranks a threat
     assert fidelity["insult"]["positives"] == 0 and fidelity["insult"]["flagged"] is None
+
+
+def test_label_fidelity_also_counts_a_label_only_where_a_moderator_would_name_it() -> None:
+    import pandas as pd
+
+    from training.evaluate import label_fidelity
+
+    thresholds = dict.fromkeys(LABELS, 0.5)
+    scored = [{"toxic": 0.9, "obscene": 0.4, "insult": 0.9},  # "you f***ing idiot": shown insult, toxic
+              {"toxic": 0.9, "obscene": 0.9, "insult": 0.1}]  # "f*** this patch": shown obscene, toxic
+    probs = np.array([[row.get(label, 0.1) for label in LABELS] for row in scored], dtype=np.float32)
+    val = pd.DataFrame({"toxic": [1.0, 1.0], "severe_toxic": [0.0, 0.0], "obscene": [1.0, 1.0],
+                        "threat": [0.0, 0.0], "insult": [1.0, np.nan], "identity_hate": [0.0, 0.0]})
+    obscene = label_fidelity(val, probs, thresholds)["obscene"]
+    assert (obscene["positives"], obscene["shown_when_flagged"]) == (2, 0.5)
+    assert obscene["named"] == {"positives": 1, "flagged": 1.0, "shown_when_flagged": 1.0}
+    assert label_fidelity(val, probs, thresholds)["insult"]["named"]["shown_when_flagged"] == 1.0
 
 
 def test_a_model_measured_as_shipped_keeps_its_thresholds_and_its_files(tiny_base: Path, tmp_path: Path) -> None:
