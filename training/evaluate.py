@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from bot.labels import LABELS, SPECIFIC_LABELS
+from bot.labels import LABELS, SPECIFIC_LABELS, shown_order
 from bot.model.classifier import ToxicityModel
 from bot.model.metrics import average_precision, roc_auc, threshold_for_precision
 from training.config import EvalSettings
@@ -181,17 +181,14 @@ def _fidelity(positive: np.ndarray, is_flagged: np.ndarray, shown: np.ndarray) -
 
 
 def top_two(probs: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
-    """Column indices of the two labels shown, ranked as `Policy.rank` ranks them (fired specific labels,
-    then fired umbrella labels, then the rest; by log-odds margin over the threshold within each), for a
-    whole validation set at once."""
+    """Column indices of the two labels shown for each row, ranked by `shown_order` as the Policy ranks
+    them (margins in log-odds over each label's threshold, computed for the whole set at once)."""
     clipped = np.clip(probs.astype(np.float64), 1e-6, 1 - 1e-6)
     t = np.array([thresholds[lb] for lb in LABELS], dtype=np.float64)
-    margin = np.log(clipped / (1 - clipped)) - np.log(t / (1 - t))
-    fired = margin >= 0
-    specific = np.array([lb in SPECIFIC_LABELS for lb in LABELS])
-    # margins are clipped log-odds, within +-30: a tier is worth more than any margin
-    tier = np.where(fired & specific, 200.0, np.where(fired, 100.0, 0.0))
-    return np.argsort(-(tier + margin), axis=1, kind="stable")[:, :2]
+    margins = np.log(clipped / (1 - clipped)) - np.log(t / (1 - t))
+    column = {label: j for j, label in enumerate(LABELS)}
+    return np.array([[column[label] for label in shown_order(dict(zip(LABELS, row, strict=True)))[:2]]
+                     for row in margins.tolist()], dtype=np.int64).reshape(-1, 2)
 
 
 def evaluate(

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from bot.settings import Settings
-from bot.storage.database import Database, has_schema, upgrade
+from bot.storage.database import Database, has_schema, sqlite_file, upgrade
 
 if TYPE_CHECKING:
     from bot.moderation.worker import ScoringWorker
@@ -62,14 +62,6 @@ def check_database_url(url: str) -> None:
             raise CliError(f"{where} needs the PostgreSQL driver, which is not installed ({exc}): "
                            f"pip install 'toxmod[postgres]'{rename}") from exc
         raise CliError(f"{where} needs a database driver that is not installed ({exc})") from exc
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The file a SQLite URL names (relative to the working directory, as SQLite opens it); None otherwise."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(parsed.database)
 
 
 def migrate(url: str, *, create: bool) -> None:

@@ -9,8 +9,9 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bot.cli.common import CliError, load_settings, migrate, overrides, sqlite_file
+from bot.cli.common import CliError, load_settings, migrate, overrides
 from bot.settings import Settings
+from bot.storage.database import sqlite_file
 
 log = logging.getLogger(__name__)
 

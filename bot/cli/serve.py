@@ -8,9 +8,9 @@ import logging
 import signal
 import sys
 
-from bot.cli.common import CliError, load_settings, sqlite_file
+from bot.cli.common import CliError, load_settings
 from bot.settings import Settings, hash_api_key
-from bot.storage.database import Database, has_schema
+from bot.storage.database import Database, has_schema, sqlite_file
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.decision import Decision, Scores
-from bot.labels import LABELS, SPECIFIC_LABELS
+from bot.labels import LABELS, shown_rank
 
 
 def validate_threshold(label: str, value: float) -> float:
@@ -43,12 +43,8 @@ class Policy:
         return _logit(probability) - _logit(self.thresholds[label])
 
     def rank(self, label: str, probability: float) -> tuple[bool, bool, float]:
-        """Where a label goes in the two shown: first the specific labels that fired (threat, insult, ...),
-        then the umbrella `toxic` and the degree `severe_toxic` if they fired, then the rest; by margin within
-        each. A death threat that passes `threat` shows "threat, ..." even when `toxic`, high on anything
-        rude, stands further above its own line; "toxic" alone would not tell a threat from a swear word."""
-        margin = self.margin(label, probability)
-        return margin >= 0 and label in SPECIFIC_LABELS, margin >= 0, margin
+        """Where a label goes in the two shown (`shown_rank` of its margin)."""
+        return shown_rank(label, self.margin(label, probability))
 
     def decide(self, scores: Scores) -> Decision:
         values = scores.as_dict()

@@ -103,9 +103,9 @@ def make_engine(url: str, lock_timeout: float = 60.0) -> Engine:
         return pg
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
-    db = parsed.database
-    if db and db != ":memory:":
-        parent = Path(db).expanduser().resolve().parent
+    path = sqlite_file(url)
+    if path is not None:
+        parent = path.expanduser().resolve().parent
         if not parent.is_dir():
             raise DatabaseError(f"database directory does not exist: {parent}")
     engine = create_engine(url, connect_args={"timeout": lock_timeout, "check_same_thread": False})
@@ -128,12 +128,12 @@ def make_engine(url: str, lock_timeout: float = 60.0) -> Engine:
     return engine
 
 
-def _sqlite_file(url: str) -> Path | None:
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names (relative to the working directory, as SQLite opens it); None otherwise."""
     parsed = make_url(url)
-    name = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
-    return Path(name).expanduser().resolve()
+    return Path(parsed.database)
 
 
 def upgrade(url: str, revision: str = "head") -> None:
@@ -291,7 +291,8 @@ class Database:
         self._next_try = 0.0
         self._saved = 0
         self._dropped = 0
-        self._file = _sqlite_file(url)
+        path = sqlite_file(url)
+        self._file = path.expanduser().resolve() if path is not None else None
         self._file_id: tuple[int, int] | None = None  # (device, inode) of the file the connections opened
 
     # -- lifecycle -------------------------------------------------------------------------------------
