@@ -40,8 +40,11 @@ The `contrast` source is written by hand for this project: short chat messages i
 where no public corpus covers the case (gaming banter and violent idioms vs. real threats; homonyms of
 slurs vs. the same words as attacks; neutral and positive mentions of groups, reclaimed self-reference
 and counter-speech vs. hate about the same groups; harmless profanity; emoji as threats or insults vs.
-harmless emoji). It is mixed into training like any source and split by the same hash; thresholds are
-calibrated on the whole validation mix, never on it alone.
+harmless emoji; farewells vs. threats that mention seeing someone). Part of its identity rows are built
+from hand-written templates over 22 groups (a positive or neutral statement and a hateful one about each
+group: "i'm proud to be {{group}}" beside "{{group}} are subhuman trash"), so that naming a group is not
+itself read as hate. It is mixed into training like any source and split by the same hash; thresholds
+are calibrated on the whole validation mix, never on it alone.
 
 ## Training
 {training}
@@ -67,7 +70,8 @@ threat, identity_hate, insult, obscene (a message annotated insult and obscene i
 - Outside Jigsaw and Toxic Spans, `obscene` and `insult` are rarely annotated, so they are learned mostly
   from Wikipedia and news comments, not chat.
 - English only; other languages (present in GameTox) are mostly scored clean.
-- Corpora disagree on short gaming slang ("ez" is toxic in CONDA and clean in GameTox).
+- Corpora disagree on short gaming slang: CONDA calls "ez" gloating toxic (its implicit class, dropped
+  from training for that reason), GameTox calls it clean.
 - Thresholds were chosen for a target precision on this validation split; a server with different norms
   should review `/thresholds` and, with enough verdicts, retrain from its moderators' feedback.
 """

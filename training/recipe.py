@@ -5,7 +5,7 @@ short continuations at a lower learning rate that fix what the first one got wro
 A recipe is TOML::
 
     name = "toxmod-minilm-v2"            # models/NAME, runs/NAME/stage-K
-    version = "toxmod-minilm-v2.1"       # recorded in metadata (default: name)
+    version = "toxmod-minilm-v2.2"       # recorded in metadata (default: name)
 
     [calibration]                        # EvalSettings fields for the final evaluation
     background_budget = 0.003

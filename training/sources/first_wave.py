@@ -126,7 +126,7 @@ CONDA_BENIGN_SWEARING = label_vector(severe_toxic=0, threat=0, identity_hate=0)
 
 
 def _conda_labels(intent: str, slots: str) -> dict[str, float]:
-    if intent in ("E", "I"):
+    if intent == "E":
         return CONDA_TOXIC
     if intent in ("O", "A"):
         return CONDA_BENIGN_SWEARING if "T" in slots.split() else CLEAN
@@ -134,7 +134,8 @@ def _conda_labels(intent: str, slots: str) -> dict[str, float]:
 
 
 def load_conda(path: Path) -> pd.DataFrame:
-    """CONDA (Dota 2 chat). Intent E/I are toxic, O (other) and A (game-action requests) are not."""
+    """CONDA (Dota 2 chat). Intent E is toxic, O (other) and A (game-action requests) are not; I (implicit:
+    mostly "ez" gloating, which the product treats as banter) is dropped."""
     df = read_csv(path)
     check_columns(df, ["utterance", "intentClass", "slotClasses"], path)
     # A chat turn's consecutive lines were joined with [SEPA]; a space is what a reader would see.

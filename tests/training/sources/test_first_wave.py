@@ -134,13 +134,13 @@ def test_gametox_mapping_drops_unlabelled_and_spreadsheet_errors() -> None:
 
 def test_conda_mapping_and_sepa_joins() -> None:
     df = load("conda")
-    assert len(df) == 5  # empty and "#NAME?" utterances are dropped
+    assert len(df) == 4  # empty and "#NAME?" utterances are dropped, and so is I (implicit)
     rows = by_text(df)
     expect_clean(rows["nice ward"])
     expect_clean(rows["report mid pls"])  # A: a request for a game action
     expect(rows["wtf was that"], severe_toxic=0, threat=0, identity_hate=0)  # O with a T-tagged token
     expect(rows["you useless feeder"], toxic=1)  # E, [SEPA] joins become single spaces
-    expect(rows["ez mid"], toxic=1)  # I
+    assert "ez mid" not in rows  # I: gloating, toxic by CONDA's norms, banter by the product's
 
 
 def test_hatexplain_mapping_keeps_quotes() -> None:

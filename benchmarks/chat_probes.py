@@ -1,0 +1,66 @@
+"""Does a model flag what a moderator would, on chat it never saw? (issue 8)
+
+`chat_probes.csv` holds short messages written after model v2.2's training data was fixed and never
+trained or calibrated on: positive and neutral mentions of groups, everyday chat and gaming banter that
+must stay quiet, and threats, hate and insults that must be flagged; plus the examples quoted in issue 8
+(`issue_example`; "ez" is also in the contrast set, as clean). Each model scores them as `toxmod score`
+does (its default engine and the thresholds it ships with). The printout is counts per kind, then every
+message a model gets wrong; the README's model section quotes it.
+
+Run: `python benchmarks/chat_probes.py [MODEL_DIR ...]` (default: the current model), `--jsonl` for one
+JSON object per model and kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.decision import Scores  # noqa: E402
+from bot.model.classifier import ToxicityModel  # noqa: E402
+from bot.model.registry import resolve_model_dir  # noqa: E402
+from bot.moderation.policy import Policy  # noqa: E402
+
+PROBES = Path(__file__).with_name("chat_probes.csv")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("models", nargs="*", type=Path, help="model directories (default: models/current)")
+    parser.add_argument("--jsonl", action="store_true", help="one JSON object per model and kind")
+    args = parser.parse_args()
+    with PROBES.open(encoding="utf-8", newline="") as f:
+        probes = list(csv.DictReader(f))
+    for model_dir in args.models or [resolve_model_dir(ROOT / "models")]:
+        model = ToxicityModel(model_dir)
+        policy = Policy(model.info.thresholds)
+        decisions = [policy.decide(Scores(tuple(row), model.version, 0.0))
+                     for row in model.predict([p["text"] for p in probes]).tolist()]
+        right: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        wrong = []
+        for probe, decision in zip(probes, decisions, strict=True):
+            ok = decision.flagged == (probe["expect"] == "flag")
+            right[probe["kind"]][0] += ok
+            right[probe["kind"]][1] += 1
+            if not ok:
+                wrong.append((probe, decision))
+        if args.jsonl:
+            for kind, (good, total) in right.items():
+                print(json.dumps({"model": model.version, "kind": kind, "right": good, "total": total}))
+            continue
+        print(f"{model.version}: " + ", ".join(f"{kind} {good}/{total}" for kind, (good, total) in right.items()))
+        for probe, decision in wrong:
+            shown = ", ".join(f"{label} {p:.2f}" for label, p in decision.top)
+            print(f"  {'missed' if probe['expect'] == 'flag' else 'flagged'}: {probe['text']!r} ({shown})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
