@@ -4,8 +4,9 @@
 trained or calibrated on: positive and neutral mentions of groups, everyday chat and gaming banter that
 must stay quiet, and threats, hate and insults that must be flagged; plus the examples quoted in issue 8
 (`issue_example`; "ez" is also in the contrast set, as clean). Each model scores them as `toxmod score`
-does (its default engine and the thresholds it ships with). The printout is counts per kind, then every
-message a model gets wrong; the README's model section quotes it.
+does: the same settings (.env, engine, tuning cache), the scoring worker, and the thresholds the model
+ships with. The printout is counts per kind, then every message a model gets wrong; the README's model
+section quotes it.
 
 Run: `python benchmarks/chat_probes.py [MODEL_DIR ...]` (default: the current model), `--jsonl` for one
 JSON object per model and kind.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import sys
 from collections import defaultdict
@@ -23,10 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.decision import Scores  # noqa: E402
-from bot.model.classifier import ToxicityModel  # noqa: E402
-from bot.model.registry import resolve_model_dir  # noqa: E402
 from bot.moderation.policy import Policy  # noqa: E402
+from bot.moderation.worker import open_scorer  # noqa: E402
+from bot.settings import Settings  # noqa: E402
 
 PROBES = Path(__file__).with_name("chat_probes.csv")
 
@@ -38,11 +39,16 @@ def main() -> int:
     args = parser.parse_args()
     with PROBES.open(encoding="utf-8", newline="") as f:
         probes = list(csv.DictReader(f))
-    for model_dir in args.models or [resolve_model_dir(ROOT / "models")]:
-        model = ToxicityModel(model_dir)
+    settings = Settings.load(None)
+    for model_dir in args.models or [settings.model_dir]:  # MODEL_DIR, else the model models/current names
+        worker = open_scorer(dataclasses.replace(settings, model_dir=model_dir))
+        try:
+            scores = worker.score_many([p["text"] for p in probes])
+        finally:
+            worker.stop()
+        model = worker.model
         policy = Policy(model.info.thresholds)
-        decisions = [policy.decide(Scores(tuple(row), model.version, 0.0))
-                     for row in model.predict([p["text"] for p in probes]).tolist()]
+        decisions = [policy.decide(s) for s in scores]
         right: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         wrong = []
         for probe, decision in zip(probes, decisions, strict=True):

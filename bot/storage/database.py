@@ -129,11 +129,13 @@ def make_engine(url: str, lock_timeout: float = 60.0) -> Engine:
 
 
 def sqlite_file(url: str) -> Path | None:
-    """The file a SQLite URL names (relative to the working directory, as SQLite opens it); None otherwise."""
+    """The file a SQLite URL names (relative to the working directory, as SQLite opens it); None otherwise,
+    and None for a `file:` URI (`?uri=true`), whose file only SQLite's URI parser can say."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
         return None
-    return Path(parsed.database)
+    return Path(name)
 
 
 def upgrade(url: str, revision: str = "head") -> None:
