@@ -1,12 +1,16 @@
-"""Does a model flag what a moderator would, on chat it never saw? (issue 8)
+"""Does a model flag what a moderator would, on chat it never saw?
 
-`chat_probes.csv` holds short messages written after model v2.2's training data was fixed and never
-trained or calibrated on: positive and neutral mentions of groups, everyday chat and gaming banter that
-must stay quiet, and threats, hate and insults that must be flagged; plus the examples quoted in issue 8
-(`issue_example`; "ez" is also in the contrast set, as clean). Each model scores them as `toxmod score`
-does: the same settings (.env, engine, tuning cache), the scoring worker, and the thresholds the model
-ships with. The printout is counts per kind, then every message a model gets wrong; the README's model
-section quotes it.
+`chat_probes.csv` holds short messages never trained or calibrated on, in two batches. The first was written
+after model v2.2's training data was fixed: positive and neutral mentions of groups, everyday chat and
+gaming banter that must stay quiet, threats, hate and insults that must be flagged, and the examples quoted
+in issue 8 (`issue_example`; "ez" is also in the contrast set, as clean). The second was written after
+v3's training data was fixed (its counterfactual rules and sources): negated hate, counter-speech that
+quotes or reports hate, positive and neutral statements about groups, everyday "you / your" requests,
+violence in fiction, games and work idioms, more threats, hate and insults, and the examples quoted in
+issue 21 (`issue21_example`). Each model scores them as `toxmod score` does: the same settings (.env,
+engine, tuning cache), language identification, the scoring worker, and the thresholds the model ships
+with. The printout is counts per kind, then every message a model gets wrong; the README's model section
+quotes it.
 
 Run: `python benchmarks/chat_probes.py [MODEL_DIR ...]` (default: the current model), `--jsonl` for one
 JSON object per model and kind.
@@ -25,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.model.language import LanguageIdentifier  # noqa: E402
+from bot.moderation.languages import decide_texts  # noqa: E402
 from bot.moderation.policy import Policy  # noqa: E402
 from bot.moderation.worker import open_scorer  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -43,12 +49,11 @@ def main() -> int:
     for model_dir in args.models or [settings.model_dir]:  # MODEL_DIR, else the model models/current names
         worker = open_scorer(dataclasses.replace(settings, model_dir=model_dir))
         try:
-            scores = worker.score_many([p["text"] for p in probes])
+            decisions = decide_texts(worker, LanguageIdentifier(), [p["text"] for p in probes],
+                                     Policy(worker.model.info.thresholds))
         finally:
             worker.stop()
         model = worker.model
-        policy = Policy(model.info.thresholds)
-        decisions = [policy.decide(s) for s in scores]
         right: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         wrong = []
         for probe, decision in zip(probes, decisions, strict=True):
@@ -63,7 +68,7 @@ def main() -> int:
             continue
         print(f"{model.version}: " + ", ".join(f"{kind} {good}/{total}" for kind, (good, total) in right.items()))
         for probe, decision in wrong:
-            shown = ", ".join(f"{label} {p:.2f}" for label, p in decision.top)
+            shown = ", ".join(f"{label} {p:.2f}" for label, p in decision.top) or f"not read: {decision.language}"
             print(f"  {'missed' if probe['expect'] == 'flag' else 'flagged'}: {probe['text']!r} ({shown})")
     return 0
 

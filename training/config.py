@@ -53,6 +53,14 @@ class TrainConfig:
         "help": "multiply the loss of a label's positive rows, so a rare label that must be named (a threat) "
                 "scores high on that label and not only on `toxic`",
         "metavar": "LABEL=FACTOR", "minimum": 0})
+    counterfactual_rows: int = field(default=0, metadata={
+        "help": "clean counterfactual rows made per rule from the training split (group terms swapped, "
+                "'the car' made 'your car', hateful rows negated or quoted to condemn them); 0: none"})
+    hard_negative_rows: int = field(default=0, metadata={
+        "help": "clean background and counterfactual rows the starting model scores highest, sampled "
+                "--hard-negative-boost times more often; 0: none"})
+    hard_negative_boost: float = field(default=4.0, metadata={
+        "help": "how much more often a mined hard negative is drawn within its source", "minimum": 0})
     freeze_embeddings: bool = field(default=True, metadata={
         "help": "keep the word embeddings fixed during fine-tuning"})
     seed: int = field(default=13, metadata={"help": "seed of the data plan and of the weight initialisation"})

@@ -19,6 +19,7 @@ import pandas as pd
 
 from bot.labels import LABELS
 from bot.model.normalize import match_key
+from training import counterfactual
 from training.config import TrainConfig
 from training.sources import SOURCES, file_sha256, load_jigsaw_csv, load_sources
 
@@ -92,6 +93,7 @@ def sampling_weights(
     df: pd.DataFrame,
     source_share: Mapping[str, float] | None = None,
     rare_boost: Mapping[str, float] | None = None,
+    row_boost: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-row probabilities (summing to 1) for drawing an epoch with replacement.
 
@@ -100,7 +102,8 @@ def sampling_weights(
     shares) nor inflated to equal it (uniform shares). ``source_share`` overrides the shares; it must name
     every source present and is renormalised over them. Within a source, rows positive for a label in
     ``rare_boost`` weigh that factor more (the largest factor when several apply); the source's share is
-    unchanged, the boost only moves mass towards its rare-label rows.
+    unchanged, the boost only moves mass towards its rare-label rows. ``row_boost`` (one factor a row, such
+    as mined hard negatives) multiplies in the same way, within the source's share.
     """
     if df.empty:
         raise ValueError("no rows to weight")
@@ -115,6 +118,8 @@ def sampling_weights(
     for label, factor in boosts.items():
         positive = df[label].to_numpy() == 1.0
         boost[positive] = np.maximum(boost[positive], factor)
+    if row_boost is not None:
+        boost = boost * row_boost
     per_source_total = pd.Series(boost).groupby(sources).transform("sum").to_numpy()
     weights = boost / per_source_total * shares.reindex(sources).to_numpy()
     return weights / weights.sum()
@@ -145,11 +150,22 @@ def prepare_data(cfg: TrainConfig) -> Prepared:
         raise ValueError("no training data: give a data directory, --extra-csv or --feedback")
     data = dedupe(pd.concat(frames, ignore_index=True), match_key)
     train, val = split(data, match_key, cfg.val_percent)
+    if cfg.counterfactual_rows:
+        made = counterfactual.generate(train, cfg.seed, cfg.counterfactual_rows)
+        held = {match_key(t) for t in val["text"]}
+        made = made[~made["text"].map(match_key).isin(held)]
+        log.info("counterfactual: %d clean rows (%s)", len(made), made["rule"].value_counts().to_dict())
+        provenance.append({"name": counterfactual.SOURCE, "path": "training/counterfactual.py", "rows": len(made),
+                           "sha256": hashlib.sha256("\n".join(made["text"]).encode()).hexdigest(),
+                           "label_counts": dict.fromkeys(LABELS, 0),
+                           "rules": made["rule"].value_counts().to_dict()})
+        train = pd.concat([train, made.drop(columns="rule")], ignore_index=True)
     log.info("data: %d train rows, %d validation rows from %d sources", len(train), len(val), len(provenance))
     return Prepared(train.reset_index(drop=True), val.reset_index(drop=True), provenance)
 
 
-def plan_batches(train: pd.DataFrame, lengths: np.ndarray, cfg: TrainConfig) -> list[np.ndarray]:
+def plan_batches(train: pd.DataFrame, lengths: np.ndarray, cfg: TrainConfig,
+                 row_boost: np.ndarray | None = None) -> list[np.ndarray]:
     """Weighted sample of rows for the whole run, grouped by length into batches, in a seeded order.
 
     Rows are drawn with replacement by `sampling_weights` (square-root source balance, times any
@@ -163,7 +179,8 @@ def plan_batches(train: pd.DataFrame, lengths: np.ndarray, cfg: TrainConfig) -> 
     # a weight for "feedback" covers every "feedback:<guild>" source
     shares = {name: math.sqrt(n) * cfg.source_weight.get(name, cfg.source_weight.get(name.split(":")[0], 1.0))
               for name, n in sizes.items()}
-    rows = rng.choice(len(train), size=total, replace=True, p=sampling_weights(train, source_share=shares))
+    weights = sampling_weights(train, source_share=shares, row_boost=row_boost)
+    rows = rng.choice(len(train), size=total, replace=True, p=weights)
     window = cfg.batch_size * 64
     batches: list[np.ndarray] = []
     for start in range(0, total, window):

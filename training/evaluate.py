@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,9 @@ from training.obfuscate import TRICKS, obfuscate
 
 log = logging.getLogger(__name__)
 
-BACKGROUND = "ubuntu_irc"
+# Clean everyday chat: the validation rows of each calibrate the background budget, and a held-out part of
+# each (never trained or calibrated on) measures it.
+BACKGROUND_SOURCES = ("ubuntu_irc", "topical_chat")
 MAX_THRESHOLD = 0.99
 
 
@@ -49,10 +52,10 @@ def label_metrics(frame: pd.DataFrame, probs: np.ndarray) -> dict[str, dict]:
 
 
 def calibrate(
-    val: pd.DataFrame, probs: np.ndarray, background: np.ndarray, cfg: EvalSettings
+    val: pd.DataFrame, probs: np.ndarray, background: Mapping[str, np.ndarray], cfg: EvalSettings
 ) -> tuple[dict[str, float], dict[str, dict]]:
     """Per-label thresholds: the lowest that reaches the target precision on validation, then raised where
-    needed so that all six together flag at most `background_budget` of the background chat."""
+    needed so that all six together flag at most `background_budget` of each background source's chat."""
     by_precision = precision_thresholds(val, probs, cfg)
     thresholds = fit_background_budget(by_precision, background, cfg.background_budget)
     return thresholds, threshold_detail(val, probs, thresholds, by_precision)
@@ -84,30 +87,40 @@ def threshold_detail(val: pd.DataFrame, probs: np.ndarray, thresholds: dict[str,
             "raised_for_background": thresholds[label] > by_precision[label],
             "precision": _round(float(y[at].mean()) if at.any() else None),
             "recall": _round(float(y[at].sum() / y.sum()) if y.sum() else None),
+            # what the background budget cost: the recall the precision target alone would have given
+            "recall_at_precision_threshold": _round(
+                float(y[probs[known, j] >= by_precision[label]].sum() / y.sum()) if y.sum() else None),
         }
     return detail
 
 
-def fit_background_budget(thresholds: dict[str, float], background: np.ndarray, budget: float) -> dict[str, float]:
-    """Raise thresholds until the labels together flag at most `budget` of the background messages.
+def fit_background_budget(
+    thresholds: dict[str, float], background: Mapping[str, np.ndarray] | np.ndarray, budget: float
+) -> dict[str, float]:
+    """Raise thresholds until the labels together flag at most `budget` of each background source's messages.
 
-    One step at a time, the label that flags the most background messages moves just above the lowest
-    background score it still flags. Splitting the budget evenly across six labels would waste it: the
-    labels are correlated (an insult is usually also toxic), so the union needs far less than the sum.
+    One step at a time, in the source furthest over its budget, the label that flags the most of its
+    messages moves just above the lowest score it still flags there. Each source has its own budget because
+    they fail differently (technical IRC trips `threat` on "kill the process", topic chat trips
+    `identity_hate` on groups and places), and a pooled budget would let the larger one hide the other.
+    Splitting a budget evenly across six labels would waste it: the labels are correlated (an insult is
+    usually also toxic), so the union needs far less than the sum.
     """
+    sets = [np.asarray(b) for b in (background.values() if isinstance(background, Mapping) else [background])]
+    sets = [b for b in sets if len(b)]
     t = np.array([thresholds[label] for label in LABELS], dtype=np.float64)
-    if len(background) == 0:
-        return dict(thresholds)
-    allowed = int(budget * len(background))
-    while True:
-        hits = background >= t
-        if hits.any(axis=1).sum() <= allowed:
+    allowed = [int(budget * len(b)) for b in sets]
+    while sets:
+        hits = [b >= t for b in sets]
+        excess = [(h.any(axis=1).sum() - a) / len(h) for h, a in zip(hits, allowed, strict=True)]
+        worst = int(np.argmax(excess))
+        if excess[worst] <= 0:
             break
-        counts = np.where(t < MAX_THRESHOLD, hits.sum(axis=0), -1)
+        counts = np.where(t < MAX_THRESHOLD, hits[worst].sum(axis=0), -1)
         j = int(counts.argmax())
         if counts[j] <= 0:
             break  # every label that still flags background is at the cap
-        t[j] = min(float(np.nextafter(background[hits[:, j], j].min(), 2.0)), MAX_THRESHOLD)
+        t[j] = min(float(np.nextafter(sets[worst][hits[worst][:, j], j].min(), 2.0)), MAX_THRESHOLD)
     return {label: round(float(np.ceil(v * 1e4) / 1e4), 4) for label, v in zip(LABELS, t, strict=True)}
 
 
@@ -194,7 +207,7 @@ def top_two(probs: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
 def evaluate(
     model: ToxicityModel,
     val: pd.DataFrame,
-    heldout_background: list[str],
+    heldout_background: Mapping[str, list[str]],
     cfg: EvalSettings,
     progress: bool = True,
     thresholds: dict[str, float] | None = None,
@@ -204,9 +217,9 @@ def evaluate(
     Thresholds are calibrated on this validation split unless given (to measure a model as it ships).
     """
     probs = predict(model, val["text"].tolist(), cfg.batch_size, "validation", progress)
-    is_bg = (val["source"] == BACKGROUND).to_numpy()
     if thresholds is None:
-        thresholds, calibration = calibrate(val, probs, probs[is_bg], cfg)
+        background = {s: probs[(val["source"] == s).to_numpy()] for s in BACKGROUND_SOURCES}
+        thresholds, calibration = calibrate(val, probs, background, cfg)
     else:  # as shipped: nothing is raised here, only measured
         calibration = threshold_detail(val, probs, thresholds, precision_thresholds(val, probs, cfg))
         for detail in calibration.values():
@@ -224,7 +237,9 @@ def evaluate(
     jigsaw = (val["source"] == "jigsaw").to_numpy()
     jigsaw_metrics = label_metrics(val[jigsaw], probs[jigsaw]) if jigsaw.any() else {}
     jig_aucs = [m["roc_auc"] for m in jigsaw_metrics.values() if m["roc_auc"] is not None]
-    bg_probs = predict(model, heldout_background, cfg.batch_size, "background", progress)
+    bg_flags = {source: flagged(predict(model, texts, cfg.batch_size, f"background {source}", progress), thresholds)
+                for source, texts in heldout_background.items()}
+    pooled = np.concatenate(list(bg_flags.values())) if bg_flags else np.zeros(0, dtype=bool)
     return {
         "thresholds": thresholds,
         "target_precision": cfg.target_precision,
@@ -235,8 +250,10 @@ def evaluate(
         "jigsaw_mean_roc_auc": _round(float(np.mean(jig_aucs)) if jig_aucs else None),
         "sources": per_source,
         "background_heldout": {
-            "rows": len(heldout_background),
-            "flag_rate": _round(float(flagged(bg_probs, thresholds).mean()) if len(bg_probs) else None),
+            "rows": len(pooled),
+            "flag_rate": _round(float(pooled.mean()) if len(pooled) else None),
+            "by_source": {source: {"rows": len(f), "flag_rate": _round(float(f.mean()) if len(f) else None)}
+                          for source, f in bg_flags.items()},
         },
         "label_fidelity": label_fidelity(val, probs, thresholds),
         "obfuscation": obfuscation_check(model, val, probs, thresholds, cfg, progress),
@@ -247,12 +264,14 @@ def format_report(report: dict) -> str:
     """A readable plain-text table of the report, for the terminal and the model card."""
     own = ", ".join(f"{k} {v}" for k, v in (report.get("label_precision") or {}).items())
     lines = [f"thresholds (target precision {report['target_precision']}" + (f"; {own}" if own else "") + "):"]
-    lines.append(f"  {'label':<14}{'thr':>7}{'ROC-AUC':>9}{'PR-AUC':>8}{'pos':>7}{'rows':>8}{'prec':>7}{'recall':>8}")
+    lines.append(f"  {'label':<14}{'thr':>7}{'ROC-AUC':>9}{'PR-AUC':>8}{'pos':>7}{'rows':>8}{'prec':>7}{'recall':>8}"
+                 f"{'recall before background budget':>33}")
     for label in LABELS:
         m, c = report["labels"][label], report["calibration"][label]
         lines.append(
             f"  {label:<14}{c['threshold']:>7.3f}{_fmt(m['roc_auc']):>9}{_fmt(m['pr_auc']):>8}{m['positives']:>7}"
             f"{m['rows']:>8}{_fmt(c['precision']):>7}{_fmt(c['recall']):>8}"
+            f"{_fmt(c.get('recall_at_precision_threshold')):>33}"
         )
     lines.append(f"Jigsaw validation mean ROC-AUC over six labels: {_fmt(report['jigsaw_mean_roc_auc'])}")
     for label, m in report["jigsaw_labels"].items():
@@ -265,6 +284,8 @@ def format_report(report: dict) -> str:
         )
     bg = report["background_heldout"]
     lines.append(f"held-out background chat flagged: {_pct(bg['flag_rate'])} of {bg['rows']} messages")
+    for source, m in bg.get("by_source", {}).items():
+        lines.append(f"  {source:<12} flagged {_pct(m['flag_rate'])} of {m['rows']} messages")
     lines.append("label fidelity (messages annotated with the label: flagged, and the label among the two shown):")
     for label, m in report.get("label_fidelity", {}).items():
         line = (f"  {label:<14} flagged {_pct(m['flagged'])}  shown {_pct(m['shown_when_flagged'])}"

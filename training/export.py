@@ -46,6 +46,8 @@ group: "i'm proud to be {{group}}" beside "{{group}} are subhuman trash"), so th
 itself read as hate. It is mixed into training like any source and split by the same hash; thresholds
 are calibrated on the whole validation mix, never on it alone.
 
+## Shortcuts found and how each was addressed
+{shortcuts}
 ## Training
 {training}
 
@@ -100,6 +102,11 @@ SOURCE_CREDITS = {
                  "Contexts (ToxiChat), EMNLP 2021", "CC-BY-SA 4.0"),
     "sbic": ("Sap et al., Social Bias Frames, ACL 2020 (dev split)", "CC-BY 4.0"),
     "stormfront": ("de Gibert et al., Hate Speech Dataset from a White Supremacy Forum, ALW 2018", "CC-BY-SA 3.0"),
+    "topical_chat": ("Gopalakrishnan et al., Topical-Chat: Towards Knowledge-Grounded Open-Domain Conversations, "
+                     "Interspeech 2019 (clean background; a fifth of its conversations held out)", "CDLA-Sharing 1.0"),
+    "counterfactual": ("clean rows made from the training split by training/counterfactual.py in the toxmod "
+                       "repository (group terms swapped, 'the car' made 'your car', hateful claims negated or "
+                       "quoted to condemn them)", "as the rows they were made from"),
     "contrast": ("hand-written chat contrast set, training/contrast/chat_contrast.csv in the toxmod repository",
                  "MIT, as the repository"),
     "feedback": ("verdicts of this server's moderators (toxmod feedback export)", "the server's own data"),
@@ -142,8 +149,10 @@ def write_model_card(out_dir: Path, metadata: dict, report_text: str) -> None:
                      f"{stage.get('note', '')}")
     observed = metadata.get("failure_modes") or []
     failure_modes = "".join(f"- {line}\n" for line in observed)
+    shortcuts = "".join(f"- {line}\n" for line in metadata.get("shortcuts") or []) or "- (none recorded)\n"
     card = CARD_TEMPLATE.format(
         failure_modes=failure_modes,
+        shortcuts=shortcuts,
         version=metadata["version"],
         base=metadata.get("base_model", "all-MiniLM-L6-v2"),
         labels=", ".join(LABELS),

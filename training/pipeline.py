@@ -20,10 +20,11 @@ from bot.model.onnx_export import build_onnx
 from bot.model.report import Comparison, ModelReport, compare_reports
 from training.config import TrainConfig
 from training.dataset import Prepared, prepare_data
-from training.evaluate import BACKGROUND, EvalSettings, evaluate, format_report
+from training.evaluate import EvalSettings, evaluate, format_report
 from training.export import save_model_dir, write_metadata, write_model_card
 from training.recipe import MACHINE_FIELDS, Recipe
 from training.sources import SOURCES, load_ubuntu_irc
+from training.sources.topical_chat import topical_messages
 from training.train import Trainer, default_base_model, write_json
 
 log = logging.getLogger(__name__)
@@ -52,15 +53,26 @@ def reference_scorer(model_dir: Path) -> ToxicityModel:
     with this reference (benchmarks/engine_agreement.py)."""
     return ToxicityModel(model_dir, max_length=128, engine="torch-fp32", threads=torch.get_num_threads())
 
-def heldout_background(cfg: TrainConfig, data: Prepared, rows: int = 5000) -> list[str]:
-    """Background chat never used in training or calibration, for the honest false-flag rate."""
-    if cfg.data_dir is None or (cfg.sources and BACKGROUND not in cfg.sources):
-        return []
-    path = Path(cfg.data_dir) / Path(SOURCES[BACKGROUND].relpath).parent
+def heldout_background(cfg: TrainConfig, data: Prepared, rows: int = 8000) -> dict[str, list[str]]:
+    """Background chat never used in training or calibration, per source, for the honest false-flag rate:
+    IRC lines beyond the training cap, and Topical-Chat's held-out conversations. A line that also occurs
+    in the training or validation data ("yes", "lol") is left out, so the measure is of unseen talk."""
+    if cfg.data_dir is None:
+        return {}
     seen = {match_key(t) for t in data.train["text"]} | {match_key(t) for t in data.val["text"]}
-    unseen = {n: t for t in load_ubuntu_irc(path, cap=None)["text"] if (n := match_key(t)) and n not in seen}
-    ranked = sorted(unseen, key=lambda n: hashlib.sha1(f"heldout:{n}".encode()).hexdigest())
-    return [unseen[n] for n in ranked[:rows]]
+    candidates = {
+        "ubuntu_irc": lambda path: load_ubuntu_irc(path.parent, cap=None)["text"],
+        "topical_chat": lambda path: topical_messages(path, "heldout"),
+    }
+    out = {}
+    for source, load in candidates.items():
+        if cfg.sources and source not in cfg.sources:
+            continue
+        unseen = {n: t for t in load(Path(cfg.data_dir) / SOURCES[source].relpath)
+                  if (n := match_key(t)) and n not in seen}
+        ranked = sorted(unseen, key=lambda n: hashlib.sha1(f"heldout:{n}".encode()).hexdigest())
+        out[source] = [unseen[n] for n in ranked[:rows]]
+    return out
 
 
 def run_training(
@@ -182,7 +194,7 @@ def _recipe_settings(args: dict) -> dict:
     return {k: v for k, v in args.items() if k not in MACHINE_FIELDS}
 
 
-def compare_with_init(init_model: Path, val: pd.DataFrame, background: list[str], settings: EvalSettings,
+def compare_with_init(init_model: Path, val: pd.DataFrame, background: dict[str, list[str]], settings: EvalSettings,
                       report: dict, progress: bool) -> dict:
     """The model we started from, evaluated on exactly the same validation rows and background chat."""
     current = reference_scorer(init_model)

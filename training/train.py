@@ -26,6 +26,7 @@ from bot.model.normalize import Lexicon, normalize
 from training.config import RESUMABLE_CHANGES, TrainConfig
 from training.dataset import Prepared, plan_batches
 from training.early_stopping import EarlyStopping, probe_rows
+from training.hard_negatives import mined_boost
 from training.obfuscate import obfuscate
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,14 @@ class Trainer:
         if cfg.freeze_embeddings:
             self.model.base_model.embeddings.word_embeddings.weight.requires_grad = False
         lengths = self._token_lengths(data.train["text"].tolist())
-        self.batches = plan_batches(data.train, lengths, cfg)
+        row_boost = None
+        if cfg.hard_negative_rows:
+            if init_model is None:
+                log.warning("no hard negatives mined: a run from the base model has no scores to mine with")
+            else:
+                row_boost = mined_boost(data.train, init_model, cfg.hard_negative_rows, cfg.hard_negative_boost,
+                                        cfg.run_dir / "hard_negatives.json")
+        self.batches = plan_batches(data.train, lengths, cfg, row_boost)
         if cfg.max_steps:
             self.batches = self.batches[: cfg.max_steps * cfg.grad_accum]
         self.total_steps = math.ceil(len(self.batches) / cfg.grad_accum)

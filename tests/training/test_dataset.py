@@ -159,3 +159,12 @@ def test_sampling_weights_rejects_bad_input() -> None:
         sampling_weights(df, source_share={"a": 0.0})
     with pytest.raises(ValueError, match="no rows"):
         sampling_weights(df.iloc[:0])
+
+
+def test_row_boost_moves_mass_within_a_source_without_changing_its_share() -> None:
+    df = frame([(f"x{i}", "big", CLEAN) for i in range(400)] + [(f"y{i}", "small", CLEAN) for i in range(100)])
+    boost = np.ones(500)
+    boost[:10] = 4.0  # ten hard negatives of "big"
+    weights = sampling_weights(df, rare_boost={}, row_boost=boost)
+    assert shares(df, weights) == pytest.approx(shares(df, sampling_weights(df, rare_boost={})))
+    assert weights[0] == pytest.approx(4 * weights[10])

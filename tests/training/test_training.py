@@ -267,3 +267,41 @@ def test_a_model_measured_as_shipped_keeps_its_thresholds_and_its_files(tiny_bas
     assert {d["threshold"] for d in result.report["calibration"].values()} == set(shipped.values())
     assert all(d["raised_for_background"] is None for d in result.report["calibration"].values())
     assert (out / "metadata.json").read_text() == before  # nothing rewritten
+
+
+def test_background_budget_holds_for_each_source_on_its_own() -> None:
+    from training.evaluate import fit_background_budget
+
+    irc, topical = np.zeros((1000, 6)), np.zeros((100, 6))
+    topical[:3, 5] = [0.9, 0.8, 0.7]  # identity_hate flags 3 % of the small source, 0.3 % of the two pooled
+    start = dict.fromkeys(LABELS, 0.5)
+    pooled = fit_background_budget(start, np.vstack([irc, topical]), budget=0.01)
+    assert pooled == start  # a pooled budget lets the large source hide the small one
+    fitted = fit_background_budget(start, {"ubuntu_irc": irc, "topical_chat": topical}, budget=0.01)
+    assert fitted["identity_hate"] == pytest.approx(0.8001, abs=1e-4)  # one of 100 may be flagged
+    assert {lb: v for lb, v in fitted.items() if lb != "identity_hate"} == {lb: 0.5 for lb in LABELS[:5]}
+
+
+def test_hard_negatives_are_the_clean_background_rows_scored_nearest_the_lines(tiny_model_dir: Path,
+                                                                               tmp_path: Path) -> None:
+    import pandas as pd
+
+    from training.hard_negatives import candidates, margins, mined_boost
+
+    clean = dict.fromkeys(LABELS, 0.0)
+    train = pd.DataFrame([
+        {"text": "you are a stupid idiot and everyone hates you", "source": "topical_chat", **clean},
+        {"text": "the meeting moved to tuesday", "source": "topical_chat", **clean},
+        {"text": "sudo apt-get install vim", "source": "ubuntu_irc", **clean},
+        {"text": "you are a stupid idiot", "source": "jigsaw", **{**clean, "toxic": 1.0, "insult": 1.0}},
+        {"text": "i love this song", "source": "counterfactual", **clean},
+    ])
+    assert list(candidates(train)) == [0, 1, 2, 4]  # clean rows of background and counterfactual sources only
+    cache = tmp_path / "hard_negatives.json"
+    boost = mined_boost(train, tiny_model_dir, rows=1, boost=4.0, cache=cache, progress=False)
+    model = ToxicityModel(tiny_model_dir, max_length=128, engine="torch-fp32")
+    hardest = int(np.argmax(margins(model, train["text"].iloc[[0, 1, 2, 4]].tolist(), progress=False)))
+    assert list(np.flatnonzero(boost == 4.0)) == [[0, 1, 2, 4][hardest]] and (boost[boost != 4.0] == 1.0).all()
+    # a resumed run reads the mined rows back instead of scoring again
+    again = mined_boost(train, tmp_path / "no-such-model", rows=1, boost=4.0, cache=cache, progress=False)
+    assert list(again) == list(boost)

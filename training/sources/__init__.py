@@ -31,6 +31,7 @@ from training.sources.first_wave import (
     load_olid,
     load_ubuntu_irc,
 )
+from training.sources.topical_chat import load_topical_chat
 
 __all__ = ["SOURCES", "Source", "file_sha256", "load_jigsaw_csv", "load_sources", "load_ubuntu_irc"]
 
@@ -61,6 +62,8 @@ SOURCES: dict[str, Source] = {
             load_ubuntu_irc,
             "technical chat, clean background",
         ),
+        Source("topical_chat", "topical_chat/topical_chat.csv", load_topical_chat,
+               "casual topic chat (sports, films, places, people), clean background"),
         Source("implicit_hate", "implicit_hate", wave2.load_implicit_hate,
                "extremist-adjacent tweets: implicit/explicit hate, threatening"),
         Source("edos", "edos/edos_labelled_aggregated.csv", wave2.load_edos,

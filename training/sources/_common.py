@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,15 @@ NAN = float("nan")
 SPREADSHEET_ERRORS = frozenset(
     {"#ERROR!", "#NAME?", "#VALUE!", "#REF!", "#DIV/0!", "#NUM!", "#NULL!", "#N/A"}
 )
+
+# Background corpora are presumed clean; a line that swears or attacks is left out rather than taught as
+# clean, since nobody annotated it.
+NOT_BACKGROUND = re.compile(
+    r"\b(?:fuck|fuk|shit|bitch|cunt|asshole|nigg|fag|retard|whore|slut|dick|cock|pussy|twat|wank|bastard"
+    r"|kys\b|stfu\b|gtfo\b|kill\s+(?:yo)?urself|kill\s+you|hope\s+(?:yo)?u\s+(?:all\s+)?die|go\s+die\b)",
+    re.IGNORECASE,
+)
+
 
 def label_vector(**known: float) -> dict[str, float]:
     """A label vector where everything the annotation does not speak to stays unknown (NaN)."""

@@ -20,6 +20,7 @@ from bot.labels import LABELS
 from training.sources._common import (
     CLEAN,
     NAN,
+    NOT_BACKGROUND,
     UNKNOWN,
     binary,
     check_columns,
@@ -240,13 +241,6 @@ _IRC_FORMATTING = re.compile(r"\x03\d{0,2}(?:,\d{1,2})?|[\x00-\x08\x0b-\x1f\x7f\
 # "Presumed clean" does not hold for every line: the channel has trolls and slur floods. Labelling those
 # clean would teach the opposite of what we want, so any message with strong profanity, a slur or a
 # death wish is left out of the background (about 0.3% of messages; also costs a few "BitchX" mentions).
-_UBUNTU_NOT_BACKGROUND = re.compile(
-    r"\b(?:fuck|fuk|shit|bitch|cunt|asshole|nigg|fag|retard|whore|slut|dick|cock|pussy|twat|wank|bastard"
-    r"|kys\b|stfu\b|gtfo\b|kill\s+(?:yo)?urself|kill\s+you|hope\s+(?:yo)?u\s+(?:all\s+)?die|go\s+die\b)",
-    re.IGNORECASE,
-)
-
-
 def _ubuntu_messages(file: Path) -> list[str]:
     """Spoken messages of one log, without the addressee prefix IRC uses and Discord does not."""
     parsed = []
@@ -278,7 +272,7 @@ def load_ubuntu_irc(path: Path, cap: int | None = 30000) -> pd.DataFrame:
     """
     messages = [m for file in matching_files(path, UBUNTU_GLOB) for m in _ubuntu_messages(file)]
     messages = [m for m in messages if m]
-    background = [m for m in messages if not _UBUNTU_NOT_BACKGROUND.search(m)]
+    background = [m for m in messages if not NOT_BACKGROUND.search(m)]
     log.info(
         "ubuntu_irc: %d messages, %d left out as not clean", len(messages), len(messages) - len(background)
     )

@@ -25,6 +25,7 @@ def test_sources_registry_order_and_fixture_layout() -> None:
         "hatexplain",
         "convabuse",
         "ubuntu_irc",
+        "topical_chat",
         "implicit_hate",
         "edos",
         "toxic_spans",
