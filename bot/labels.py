@@ -25,3 +25,21 @@ def shown_rank(label: str, margin: float) -> tuple[bool, bool, float]:
 def shown_order(margins: Mapping[str, float]) -> list[str]:
     """The labels of `margins` by `shown_rank`, ties in the mapping's order."""
     return sorted(margins, key=lambda label: shown_rank(label, margins[label]), reverse=True)
+
+
+# a score at least this share of its label's threshold is near that line: worth a moderator's glance
+NEAR_A_LINE = 0.5
+
+
+def nearest_line(scores: Mapping[str, float], thresholds: Mapping[str, float]) -> str:
+    """What people read for a message that is not flagged, in place of the two labels ranked by margin.
+
+    Below every line that ranking still names two labels, the ones least far below their lines in log-odds,
+    and on "gg wp" it leads with `threat 0.001`: alarming, and meaningless. So a quiet message says so, unless
+    a score has come within reach of its line (half of it), when that label is named with its line. The
+    `--jsonl` contract keeps the ranking: a program can tell a quiet message by `flagged`.
+    """
+    label = max(scores, key=lambda name: scores[name] / thresholds[name])
+    if scores[label] < NEAR_A_LINE * thresholds[label]:
+        return "nothing near a line"
+    return f"nearest: {label} {scores[label]:.3f} (line {thresholds[label]:.2f})"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import ipaddress
 import math
 import os
 import types
@@ -73,12 +74,27 @@ class Settings:
     api_port: int = _setting(8080, minimum=1, maximum=65535)
     # comma-separated API keys; an entry `sha256:<hex>` is a key stored hashed (`toxmod serve --hash-key`)
     api_keys: str = ""
-    api_rate_limit: float = _setting(1.0, minimum=0.001)  # requests per second per key (Perspective's default: 1)
-    api_rate_burst: int = _setting(60, minimum=1)  # requests a key may make at once after a quiet minute
+    # per key, in messages: a request costs one per text it scores, more for long ones (bot/api/fairness.py)
+    api_rate_limit: float = _setting(1.0, minimum=0.001)  # a second (Perspective's default: 1 request)
+    api_rate_burst: int = _setting(60, minimum=1)  # at once after a quiet minute
     api_max_body_bytes: int = _setting(1_048_576, minimum=1024)  # per request
     api_max_texts: int = _setting(256, minimum=1)  # per /v1/score request
     api_cors_origins: str = ""  # comma-separated origins allowed to call the API from a browser; empty: none
     api_max_models: int = _setting(2, minimum=0)  # models besides the current one the playground may keep loaded
+    # slow or idle clients: seconds to send a request's headers (from connecting) and its body (from the headers),
+    # and how long a connection may sit idle between requests; then it is closed
+    api_header_timeout: float = _setting(10.0, minimum=0.01)
+    api_body_timeout: float = _setting(30.0, minimum=0.01)
+    api_keepalive_timeout: float = _setting(15.0, minimum=0.01)
+    # connections open at once; past it the longest-waiting one that is not being answered is closed
+    api_max_connections: int = _setting(512, minimum=1)
+    # requests with a missing or wrong key allowed per client address: a second on average, and at once
+    api_auth_failure_rate: float = _setting(0.1, minimum=0.001)
+    api_auth_failure_burst: int = _setting(10, minimum=1)
+    # comma-separated addresses of reverse proxies whose X-Forwarded-For names the client; empty: none
+    api_trusted_proxies: str = ""
+    # the URL clients reach the API at (the discovery document's rootUrl); empty: the address a client connected to
+    api_public_url: str = ""
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -99,10 +115,14 @@ class Settings:
             if (low is not None and value < low) or (high is not None and value > high):
                 bounds = f"at least {low}" if high is None else f"between {low} and {high}"
                 raise SettingsError(f"{f.name.upper()} must be {bounds}, got {value!r}")
+        object.__setattr__(self, "database_url", with_postgres_driver(self.database_url))
         if any(not part.strip().isdigit() for part in self.owner_ids.split(",") if part.strip()):
             raise SettingsError(f"OWNER_IDS must be comma-separated Discord user ids, got {self.owner_ids!r}")
         self.shard_ids  # noqa: B018 -- validates SHARDS against SHARD_COUNT
         self.api_key_digests  # noqa: B018 -- validates API_KEYS
+        self.trusted_proxies  # noqa: B018 -- validates API_TRUSTED_PROXIES
+        if self.api_public_url and not self.api_public_url.startswith(("http://", "https://")):
+            raise SettingsError(f"API_PUBLIC_URL must start with http:// or https://, got {self.api_public_url!r}")
         if self.score_engine is not None and self.score_engine not in ENGINE_NAMES:
             raise SettingsError(f"SCORE_ENGINE must be one of {', '.join(ENGINE_NAMES)} or empty, "
                                 f"got {self.score_engine!r}")
@@ -141,6 +161,20 @@ class Settings:
                 digests.add(hash_api_key(entry))
         return frozenset(digests)
 
+    @functools.cached_property
+    def trusted_proxies(self) -> frozenset[str]:
+        """The addresses in API_TRUSTED_PROXIES, normalised as `ipaddress` writes them."""
+        proxies = set()
+        for entry in (part.strip() for part in self.api_trusted_proxies.split(",")):
+            if not entry:
+                continue
+            try:
+                proxies.add(str(ipaddress.ip_address(entry)))
+            except ValueError:
+                raise SettingsError(f"API_TRUSTED_PROXIES must be comma-separated IP addresses, "
+                                    f"got {entry!r}") from None
+        return frozenset(proxies)
+
     @property
     def owners(self) -> frozenset[int]:
         return frozenset(int(part) for part in self.owner_ids.split(",") if part.strip())
@@ -151,19 +185,51 @@ class Settings:
         unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
-        load_dotenv(env_file or PROJECT_ROOT / ".env", override=False)
+        env_path = Path(env_file) if env_file else PROJECT_ROOT / ".env"
+        load_dotenv(env_path, override=False)
+        # a relative path in the settings is the project's, not the working directory's: `cd /tmp && toxmod
+        # flags` must read the database the bot writes, not look for (or create) another one where it stands
+        base = env_path.resolve().parent if env_path.is_file() else PROJECT_ROOT
         hints = typing.get_type_hints(cls)
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             raw = os.environ.get(f.name.upper())
             if raw is not None:
                 values[f.name] = _parse(f.name.upper(), raw, hints[f.name])
-        values.update(overrides)
+                if isinstance(values[f.name], Path) and not values[f.name].is_absolute():
+                    values[f.name] = base / values[f.name]
+        values["database_url"] = sqlite_url_under(values.get("database_url", cls.database_url), base)
+        values.update(overrides)  # a command's flags: typed where the user stands, so relative to it
         return cls(**values)
 
 
+def sqlite_url_under(url: str, base: Path) -> str:
+    """A SQLite URL naming a relative file, made to name that file under `base`; any other URL unchanged: a
+    server's, an absolute path, no file at all (`sqlite://`, `:memory:`), or a `file:` URI, which only
+    SQLite's own parser reads."""
+    scheme, sep, rest = url.partition(":///")
+    if not sep or scheme.strip().lower().partition("+")[0] != "sqlite":
+        return url
+    name, query_sep, query = rest.partition("?")
+    if not name or name == ":memory:" or name.startswith("file:") or Path(name).is_absolute():
+        return url
+    path = Path(name).expanduser()
+    return f"{scheme}:///{path if path.is_absolute() else base / path}{query_sep}{query}"
+
+
+def with_postgres_driver(url: str) -> str:
+    """A PostgreSQL URL as most hosts print it (`postgres://`, `postgresql://`) made to name the driver toxmod
+    installs: SQLAlchemy knows no `postgres` scheme, and reads a plain `postgresql` as psycopg2."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.strip().lower() in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
+    return url
+
+
 def hash_api_key(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+    # surrogatepass: a header that is not UTF-8 arrives with its bytes as surrogates; such a key is then compared
+    # like any other instead of failing to encode
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _optional(hint: Any) -> bool:

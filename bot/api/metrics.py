@@ -1,4 +1,4 @@
-"""Counters for `GET /metrics`, in Prometheus' text exposition format (written by hand: five series do not
+"""Counters for `GET /metrics`, in Prometheus' text exposition format (written by hand: a few series do not
 need a client library)."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ class Metrics:
         self._sum: dict[str, float] = defaultdict(float)
         self._count: dict[str, int] = defaultdict(int)
         self._scored = 0
+        self._closed: dict[str, int] = defaultdict(int)  # connections the server closed, by why
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
         with self._lock:
@@ -38,7 +39,12 @@ class Metrics:
         with self._lock:
             self._scored += messages
 
-    def render(self, *, queue_depth: int, model_version: str) -> str:
+    def closed(self, reason: str) -> None:
+        """A connection the server closed before its client was done: "header_timeout", "evicted", "refused"."""
+        with self._lock:
+            self._closed[reason] += 1
+
+    def render(self, *, queue_depth: int, model_version: str, open_connections: int = 0) -> str:
         with self._lock:
             lines = ["# HELP toxmod_api_requests_total API requests by endpoint and HTTP status.",
                      "# TYPE toxmod_api_requests_total counter"]
@@ -59,5 +65,12 @@ class Metrics:
                       "# HELP toxmod_scoring_queue_depth Texts waiting for the scoring worker.",
                       "# TYPE toxmod_scoring_queue_depth gauge", f"toxmod_scoring_queue_depth {queue_depth}",
                       "# HELP toxmod_model_info The model serving requests.", "# TYPE toxmod_model_info gauge",
-                      f'toxmod_model_info{{version="{_label(model_version)}"}} 1']
+                      f'toxmod_model_info{{version="{_label(model_version)}"}} 1',
+                      "# HELP toxmod_api_open_connections Client connections open now.",
+                      "# TYPE toxmod_api_open_connections gauge", f"toxmod_api_open_connections {open_connections}",
+                      "# HELP toxmod_api_connections_closed_total Connections the server closed on a slow or idle "
+                      "client, or to stay under API_MAX_CONNECTIONS.",
+                      "# TYPE toxmod_api_connections_closed_total counter"]
+            lines += [f'toxmod_api_connections_closed_total{{reason="{_label(reason)}"}} {n}'
+                      for reason, n in sorted(self._closed.items())]
         return "\n".join(lines) + "\n"

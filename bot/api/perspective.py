@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -36,7 +36,7 @@ ATTRIBUTES: dict[str, str] = {
 COMMENT_MAX_BYTES = 20480
 
 SCORE_TYPE = "PROBABILITY"
-LANGUAGE = "en"  # the one language the model was trained on
+LANGUAGE = "en"  # what a model reads when its metadata names no languages
 SERVICE = "commentanalyzer.googleapis.com"  # the name Google's errors carry in their metadata
 
 _PERSPECTIVE_ERROR = "type.googleapis.com/google.commentanalyzer.v1alpha1.Error"
@@ -60,9 +60,15 @@ class ApiError(Exception):
         self.status = status
         self.message = message
         self.details = details or []
+        self.headers: dict[str, str] = {}  # HTTP headers the answer carries besides the body
 
     def __repr__(self) -> str:
         return f"ApiError({self.code}, {self.status!r}, {self.message!r})"
+
+    def retry_after(self, seconds: float) -> ApiError:
+        """This refusal, telling the client when to try again (whole seconds, at least one, as HTTP writes it)."""
+        self.headers["Retry-After"] = str(max(1, math.ceil(seconds)))
+        return self
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message, "status": self.status}
@@ -102,8 +108,9 @@ class ApiError(Exception):
 
     @classmethod
     def body_too_large(cls, limit: int) -> ApiError:
-        # PsychoinformaticsLab/pliers#481 (a 400 through googleapiclient), googleworkspace/dotnet-samples#23.
-        return cls(400, "INVALID_ARGUMENT", f"Request payload size exceeds the limit: {limit} bytes.")
+        # The message: PsychoinformaticsLab/pliers#481, googleworkspace/dotnet-samples#23. Those saw it as a 400;
+        # ours is 413, which says what went wrong to clients that read only the status (and to /metrics).
+        return cls(413, "INVALID_ARGUMENT", f"Request payload size exceeds the limit: {limit} bytes.")
 
     @classmethod
     def internal(cls) -> ApiError:
@@ -151,14 +158,14 @@ class ApiError(Exception):
                                 "INVALID_REQUEST")
 
     @classmethod
-    def language_not_supported(cls, attribute: str, languages: list[str]) -> ApiError:
+    def language_not_supported(cls, attribute: str, languages: list[str], detected: bool = False) -> ApiError:
         # The message: limits.md and atom/biohazard-alert#11 (for "it"). The details' shape: a googleapiclient
         # HttpError quoted in a script that filters data through Perspective; its languages were detected, hence
         # detectedLanguages there, so a request's own languages go in requestedLanguages (ours; unverified).
+        key = "detectedLanguages" if detected else "requestedLanguages"
         return cls._perspective(f"Attribute {attribute} does not support request languages: {', '.join(languages)}",
                                 "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE",
-                                languageNotSupportedByAttributeError={"requestedLanguages": list(languages),
-                                                                      "attribute": attribute})
+                                languageNotSupportedByAttributeError={key: list(languages), "attribute": attribute})
 
     @classmethod
     def plain_text_only(cls) -> ApiError:
@@ -238,6 +245,7 @@ class AnalyzeRequest:
     span_annotations: bool
     client_token: str | None
     do_not_store: bool
+    drop_unsupported: bool = False
 
 
 def attribute_label(name: str) -> str:
@@ -248,15 +256,15 @@ def attribute_label(name: str) -> str:
     return ATTRIBUTES[match.group(1)]
 
 
-def parse_analyze(raw: bytes) -> AnalyzeRequest:
+def parse_analyze(raw: bytes, supported: Sequence[str] = (LANGUAGE,)) -> AnalyzeRequest:
     """Read an AnalyzeComment body the way Perspective does, or raise the ApiError Perspective would answer.
 
     In order: the body as JSON (protobuf's lenient parser: unquoted keys and single quotes are fine, as in
     Perspective's own curl sample), as the request message (unknown fields and wrong types are refused), then
     Perspective's checks: the comment, its size in UTF-8 bytes, the attributes, their score types and
-    thresholds, the languages. Only English is served: a request that names another language is refused as
-    Perspective refuses a language an attribute lacks, unless it set dropUnsupportedAttributes, which then gets
-    no scores. Without languages Perspective detects one; we answer English.
+    thresholds, the languages. Only the `supported` languages (those the model reads) are served: a request that
+    names another language is refused as Perspective refuses a language an attribute lacks, unless it set
+    dropUnsupportedAttributes, which then gets no scores. Without languages the server detects one.
     """
     document = _load_json(raw)
     if not isinstance(document, dict):
@@ -294,7 +302,7 @@ def parse_analyze(raw: bytes) -> AnalyzeRequest:
         attributes[name] = AttributeRequest(score_threshold=threshold)
 
     languages: list[str] = fields.get("languages", [])
-    if not all(_is_english(language) for language in languages):
+    if not all(language_code(language) in supported for language in languages):
         if not fields.get("drop_unsupported_attributes", False):
             raise ApiError.language_not_supported(next(iter(attributes)), languages)
         attributes = {}
@@ -302,12 +310,13 @@ def parse_analyze(raw: bytes) -> AnalyzeRequest:
     return AnalyzeRequest(text=text, attributes=attributes, languages=languages,
                           span_annotations=fields.get("span_annotations", False),
                           client_token=fields.get("client_token") or None,
-                          do_not_store=fields.get("do_not_store", False))
+                          do_not_store=fields.get("do_not_store", False),
+                          drop_unsupported=fields.get("drop_unsupported_attributes", False))
 
 
-def _is_english(language: str) -> bool:
-    """ISO and BCP-47 codes are both accepted (discovery, `languages`): "en", "EN", "en-US", "en_GB"."""
-    return language.replace("_", "-").split("-")[0].lower() == LANGUAGE
+def language_code(language: str) -> str:
+    """ISO and BCP-47 codes are both accepted (discovery, `languages`): "en", "EN", "en-US", "en_GB" are "en"."""
+    return language.replace("_", "-").split("-")[0].lower()
 
 
 # -- the body as JSON ------------------------------------------------------------------------------------------
@@ -715,7 +724,8 @@ def _utf16_offsets(text: str) -> Callable[[int], int]:
 
 # -- the response --------------------------------------------------------------------------------------------------
 def analyze_response(request: AnalyzeRequest, summary: dict[str, float],
-                     spans: list[tuple[int, int, dict[str, float]]] | None) -> dict[str, Any]:
+                     spans: list[tuple[int, int, dict[str, float]]] | None,
+                     detected: Sequence[str] = (LANGUAGE,)) -> dict[str, Any]:
     """The AnalyzeComment response, from scores keyed by toxmod label.
 
     `spans` are (begin, end, scores) with str indices, as `sentence_spans` gives them; they are answered in
@@ -744,8 +754,8 @@ def analyze_response(request: AnalyzeRequest, summary: dict[str, float],
     response: dict[str, Any] = {}
     if scores:
         response["attributeScores"] = scores
-    response["languages"] = list(request.languages) or [LANGUAGE]
-    response["detectedLanguages"] = [LANGUAGE]
+    response["languages"] = list(request.languages) or list(detected)
+    response["detectedLanguages"] = list(detected)
     if request.client_token:
         response["clientToken"] = request.client_token
     return response
@@ -838,8 +848,9 @@ def discovery_document(root_url: str) -> dict[str, Any]:
                     "description": "The attributes to score, each with its parameters ({} for the defaults). "
                                    "Served: " + ", ".join(ATTRIBUTES) + "; NAME@VERSION is accepted."},
                 "languages": {**_STRINGS,
-                              "description": "The language(s) of the comment; if none, English is assumed. "
-                                             "Only English (\"en\", \"en-US\", ...) is supported."},
+                              "description": "The language(s) of the comment; if none, it is detected. "
+                                             "Only the languages the served model reads are supported (the "
+                                             "shipped model: English, \"en\", \"en-US\", ...)."},
                 "doNotStore": {"type": "boolean", "description": "Do not store the comment (toxmod never does)."},
                 "clientToken": {"type": "string",
                                 "description": "Opaque token that is echoed from the request to the response."},

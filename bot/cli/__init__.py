@@ -1,63 +1,47 @@
-"""The `toxmod` command line: one module per command group, each a thin call into the library, and each
-failing with one clear line on stderr (exit status 2)."""
+"""The `toxmod` command line (bot/cli/app.py has the parser and the dispatch).
+
+This package's own module stays light: `main` installs the handling of Ctrl-C (bot/cli/interrupts.py)
+before anything heavy is imported, so that a Ctrl-C at any moment, the imports included, ends the command
+with one line and status 130.
+"""
 
 from __future__ import annotations
 
-import argparse
-import logging
-import os
 import sys
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from bot.cli import models, moderation, run, scoring, serve, train
-from bot.cli.common import CliError
+from bot.cli.interrupts import exit_interrupted, interrupts_handled
+
+if TYPE_CHECKING:
+    import argparse
+
+    from bot.cli.common import CliError
 
 __all__ = ["CliError", "build_parser", "main"]
 
 
-BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
-    scoring.add_commands, moderation.add_commands, models.add_commands, run.add_commands, serve.add_commands,
-    train.add_commands]
+def main(argv: list[str] | None = None) -> int:
+    with interrupts_handled():
+        try:
+            from bot.cli.app import run_command
+
+            return run_command(argv)
+        except KeyboardInterrupt:
+            exit_interrupted()
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="toxmod", description="Self-hosted Discord moderation with its own model.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for build in BUILDERS:
-        build(sub)
-    return parser
+    from bot.cli.app import build_parser as build
+
+    return build()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("transformers", "httpx", "filelock"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
-    # nor transformers' "Loading weights" bar on stderr at every model load (read when it is first imported)
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    from bot.storage.database import DatabaseError
+def __getattr__(name: str) -> object:
+    if name == "CliError":
+        from bot.cli.common import CliError
 
-    try:
-        return args.func(args)
-    except (CliError, DatabaseError, FileNotFoundError, ValueError, PermissionError) as exc:
-        print(f"toxmod: {one_line(exc)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        # Exit without the interpreter's shutdown: a scoring thread still inside a torch forward pass is
-        # killed mid-C++ there, and the process aborts ("terminate called without an active exception",
-        # status 134). What matters is already done: `finally` blocks have run, commits are on disk.
-        print("toxmod: interrupted", file=sys.stderr, flush=True)
-        sys.stdout.flush()
-        os._exit(130)
-
-
-def one_line(exc: BaseException) -> str:
-    """An error's message on one line: some libraries' messages (a database server's) run over several."""
-    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+        return CliError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":

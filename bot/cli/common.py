@@ -5,6 +5,8 @@ worker started and stopped in one place."""
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from bot.settings import Settings
-from bot.storage.database import Database, has_schema, sqlite_file, upgrade
+from bot.storage.database import Database, DatabaseUnavailable, has_schema, sqlite_file, upgrade
 
 if TYPE_CHECKING:
     from bot.moderation.worker import ScoringWorker
@@ -23,6 +25,11 @@ if TYPE_CHECKING:
 
 class CliError(Exception):
     """A user-facing failure: printed as one line on stderr, exit status 2."""
+
+
+# below this many bytes free, a SQLite file's disk counts as full: SQLite cannot even grow its shared-memory
+# file then, and reports that as a plain "disk I/O error"
+NEARLY_FULL = 1 << 20
 
 
 def overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -40,7 +47,32 @@ def overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
-    return Settings.load(None, **overrides(args))
+    settings = Settings.load(None, **overrides(args))
+    if "model" in vars(args):  # the commands that load a model take --model
+        check_model_settings(settings, args)
+    return settings
+
+
+def check_model_settings(settings: Settings, args: argparse.Namespace) -> None:
+    """Refuse a MODEL_DIR or MODELS_DIR that names no directory, in one line that names the setting: the model
+    loader sees only a path, and whoever fixes it needs to know which line of .env to change. A `--model` typed
+    on the command line is left to the loader, whose message names the path typed."""
+    if getattr(args, "model", None):
+        return
+    if settings.model_dir is not None:
+        if not settings.model_dir.is_dir():
+            raise CliError(f"MODEL_DIR is {settings.model_dir}, which is not a directory: name a model directory, "
+                           "or leave MODEL_DIR empty for the model MODELS_DIR/current names")
+    else:
+        check_models_dir(settings)
+
+
+def check_models_dir(settings: Settings) -> Path:
+    """MODELS_DIR, refused in one line that names it when it is not a directory."""
+    if not settings.models_dir.is_dir():
+        raise CliError(f"MODELS_DIR is {settings.models_dir}, which is not a directory: set it to the folder that "
+                       "holds the models and their `current` file (the project's models/ by default)")
+    return settings.models_dir
 
 
 def check_database_url(url: str) -> None:
@@ -51,6 +83,9 @@ def check_database_url(url: str) -> None:
     except ArgumentError as exc:
         raise CliError(f"DATABASE_URL is not a database URL: {url!r} (for example sqlite:///toxmod.db or "
                        "postgresql+psycopg://user:password@host/toxmod)") from exc
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise CliError(f"DATABASE_URL {url!r} names no database file: what a command wrote would be gone when it "
+                       "ends; name a file, for example sqlite:///toxmod.db")
     try:
         parsed.get_dialect().import_dbapi()
     except NoSuchModuleError as exc:
@@ -76,6 +111,8 @@ def migrate(url: str, *, create: bool) -> None:
         if not create and path is None and not has_schema(url):
             raise CliError(f"no toxmod schema in {make_url(url).render_as_string()}; run `toxmod db upgrade` first")
         upgrade(url)
+    except DatabaseUnavailable as exc:
+        raise CliError(cannot_write(url, exc)) from exc
     except DBAPIError as exc:  # not a database at all (a text file), or a server refusing us
         raise CliError(f"cannot use the database {make_url(url).render_as_string()}: {exc.orig}") from exc
 
@@ -94,8 +131,34 @@ def database(settings: Settings, *, create: bool = False, writer: bool = False) 
         db.start()
     try:
         yield db
+    except DatabaseUnavailable as exc:
+        raise CliError(cannot_write(settings.database_url, exc)) from exc
     finally:
         db.close()
+
+
+def cannot_write(url: str, exc: DatabaseUnavailable) -> str:
+    """One line for a database that cannot be written at all: which database, and why, in words that point
+    at the fix (a full disk, rather than the "disk I/O error" SQLite reports for it)."""
+    reason = exc.reason
+    path = sqlite_file(url)
+    if path is not None:
+        reason = _sqlite_file_problem(path.expanduser().resolve()) or reason
+    return f"cannot write the database {make_url(url).render_as_string()}: {reason}"
+
+
+def _sqlite_file_problem(path: Path) -> str | None:
+    """What stops SQLite writing `path`, where SQLite's own words are vague: it says the file "cannot be
+    opened" when only its directory is read-only, and "disk I/O error" when the disk is full."""
+    writable = [p for p in (path, path.parent) if p.exists()]
+    if not all(os.access(p, os.W_OK) for p in writable):
+        return "database is read-only (SQLite needs to write both the file and the directory it is in)"
+    try:
+        if shutil.disk_usage(path.parent).free < NEARLY_FULL:
+            return "the disk holding it is full"
+    except OSError:
+        pass
+    return None
 
 
 @contextmanager

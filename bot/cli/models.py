@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli.common import load_settings
+from bot.cli.common import check_models_dir, load_settings
 
 
 def cmd_model_list(args: argparse.Namespace) -> int:
@@ -14,7 +14,7 @@ def cmd_model_list(args: argparse.Namespace) -> int:
     from bot.model.tuning import cached_choices
 
     settings = load_settings(args)
-    models_dir = settings.models_dir
+    models_dir = check_models_dir(settings)
     try:
         current = current_name(models_dir)
     except FileNotFoundError:
@@ -38,7 +38,7 @@ def cmd_model_build_engines(args: argparse.Namespace) -> int:
     from bot.model.onnx_export import build_onnx
     from bot.model.registry import list_models
 
-    models_dir = load_settings(args).models_dir
+    models_dir = check_models_dir(load_settings(args))
     names = args.names or [info.path.name for info in list_models(models_dir)]
     for name in names:
         for path in build_onnx(models_dir / name):
@@ -49,7 +49,7 @@ def cmd_model_build_engines(args: argparse.Namespace) -> int:
 def cmd_model_promote(args: argparse.Namespace) -> int:
     from bot.model.registry import promote
 
-    changes = promote(load_settings(args).models_dir, args.name, force=args.force, auc_tolerance=args.tolerance)
+    changes = promote(check_models_dir(load_settings(args)), args.name, force=args.force, auc_tolerance=args.tolerance)
     for change in changes:
         mark = "worse" if change.worse else "ok"
         print(f"  {change.name:<28} {change.current:.4f} -> {change.candidate:.4f}  {mark}")
@@ -60,7 +60,7 @@ def cmd_model_promote(args: argparse.Namespace) -> int:
 def cmd_model_rollback(args: argparse.Namespace) -> int:
     from bot.model.registry import rollback
 
-    name = rollback(load_settings(args).models_dir)
+    name = rollback(check_models_dir(load_settings(args)))
     print(f"models/current now names {name} again; {tell_running_bots(args, name)}")
     return 0
 

@@ -7,10 +7,14 @@ metadata only, so they start in a fraction of a second.
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from bot.cli.common import CliError, database, iso_date, load_settings, migrate, truncate
+from sqlalchemy.engine import make_url
+
+from bot.cli.common import CliError, check_database_url, database, iso_date, load_settings, migrate, truncate
 
 
 def cmd_flags(args: argparse.Namespace) -> int:
@@ -35,8 +39,82 @@ def cmd_flags(args: argparse.Namespace) -> int:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     url = load_settings(args).database_url
     migrate(url, create=True)
-    print(f"database at {url} is up to date")
+    print(f"database at {make_url(url).render_as_string()} is up to date")  # the password hidden
     return 0
+
+
+# the tables whose sizes say what a database holds; the others (keys, secrets, replay progress) are bookkeeping
+STATUS_TABLES = ("scored_messages", "flags", "reports", "guild_settings", "exemptions", "audit_log")
+
+
+def cmd_db_status(args: argparse.Namespace) -> int:
+    status = database_status(load_settings(args).database_url)
+    if args.json:
+        print(json.dumps(status))
+        return 0
+    kind = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}.get(status["backend"], status["backend"])
+    size = "" if status["file_bytes"] is None else f", {_size(status['file_bytes'])}"
+    if status["wal_bytes"]:
+        size += f" + {_size(status['wal_bytes'])} write-ahead log"
+    print(f"database  {status['database']} ({kind}{size})")
+    revision, head = status["revision"], status["head"]
+    if revision is None:
+        schema = f"none (the latest is {head}): run `toxmod db upgrade`"
+    elif revision == head:
+        schema = f"{revision}, the latest"
+    elif status["revision_known"]:
+        schema = f"{revision}, behind the latest {head}: run `toxmod db upgrade`"
+    else:
+        schema = f"{revision}, which this toxmod does not know (the latest it knows is {head}): a newer toxmod wrote it"
+    print(f"schema    {schema}")
+    rows = status["rows"]
+    print("rows      " + (", ".join(f"{table} {count:,}" for table, count in rows.items()) or "no toxmod tables"))
+    return 0
+
+
+def database_status(url: str) -> dict[str, Any]:
+    """Where the database is, its schema revision against the latest, and its main tables' row counts, read
+    without changing anything: no migration runs, and no SQLite file is created where there was none."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine, inspect, text
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.storage.database import MIGRATIONS, sqlite_file
+
+    check_database_url(url)
+    parsed = make_url(url)
+    shown = parsed.render_as_string()  # the password hidden
+    path = sqlite_file(url)
+    file_bytes = wal_bytes = None
+    if path is not None:
+        path = path.expanduser().resolve()
+        if not path.is_file():
+            raise CliError(f"no database at {path}; run `toxmod db upgrade` first")
+        shown, file_bytes = str(path), path.stat().st_size
+        wal = path.with_name(path.name + "-wal")
+        wal_bytes = wal.stat().st_size if wal.is_file() else 0
+    script = ScriptDirectory(str(MIGRATIONS))
+    # a server that does not answer would otherwise hold the command for the system's TCP timeout (minutes)
+    engine = create_engine(url, connect_args={"connect_timeout": 10} if parsed.get_backend_name() == "postgresql"
+                           else {})
+    try:
+        with engine.connect() as conn:
+            tables = set(inspect(conn).get_table_names())
+            revision = (conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                        if "alembic_version" in tables else None)
+            rows = {table: int(conn.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one())
+                    for table in STATUS_TABLES if table in tables}
+    except DBAPIError as exc:
+        raise CliError(f"cannot read the database {shown}: {exc.orig}") from exc
+    finally:
+        engine.dispose()
+    return {"database": shown, "backend": parsed.get_backend_name(), "file_bytes": file_bytes,
+            "wal_bytes": wal_bytes, "revision": revision, "head": script.get_current_head(),
+            "revision_known": revision in {rev.revision for rev in script.walk_revisions()}, "rows": rows}
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
 
 
 def cmd_db_purge(args: argparse.Namespace) -> int:
@@ -108,6 +186,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     up = dbsub.add_parser("upgrade", help="run migrations up to the latest schema")
     up.add_argument("--database-url", help="override DATABASE_URL")
     up.set_defaults(func=cmd_db_upgrade)
+    st = dbsub.add_parser("status", help="which database, its schema revision, row counts (changes nothing)")
+    st.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+    st.add_argument("--database-url", help="override DATABASE_URL")
+    st.set_defaults(func=cmd_db_status)
     pg = dbsub.add_parser("purge", help="erase flag texts older than the retention period")
     pg.add_argument("--days", type=int, help="override RETENTION_DAYS")
     pg.add_argument("--database-url", help="override DATABASE_URL")

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from bot.cli.common import CliError, load_settings, migrate, overrides
+from bot.cli.interrupts import hand_ctrl_c_to_asyncio
 from bot.settings import Settings
 from bot.storage.database import sqlite_file
 
@@ -64,6 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # a service manager's stop (systemd, docker) is SIGTERM: turned into Ctrl-C, which asyncio answers by
     # cancelling the bot's main task alone, so that close() drains and writes what is pending
     signal.signal(signal.SIGTERM, _as_ctrl_c)
+    hand_ctrl_c_to_asyncio()
     with talking_to_discord():
         bot.run(token, log_handler=None)  # logging is already configured by main()
     return 0

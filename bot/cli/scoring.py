@@ -5,19 +5,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from bot.cli.common import CliError, database, load_settings, scoring, truncate
+from bot.cli.common import CliError, cannot_write, check_database_url, database, load_settings, scoring, truncate
+from bot.cli.interrupts import exit_interrupted
+
+if TYPE_CHECKING:
+    from bot.moderation.replay import ChatLog
+    from bot.storage.database import Database
 
 
 def cmd_score(args: argparse.Namespace) -> int:
     settings = load_settings(args)  # a bad setting fails before torch is imported
+    from bot.model.language import LanguageIdentifier
+    from bot.moderation.languages import decide_texts
     from bot.moderation.policy import Policy
     from bot.moderation.replay import text_lines
 
@@ -27,15 +34,24 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise CliError("nothing to score: give TEXT arguments or lines on stdin")
     with scoring(settings) as scorer:
         policy = Policy(scorer.model.info.thresholds)
-        decisions = [policy.decide(s) for s in scorer.score_many(texts)]
+        decisions = decide_texts(scorer, LanguageIdentifier(), texts, policy)
     if args.jsonl:
         for text, d in zip(texts, decisions, strict=True):
             print(json.dumps(d.to_json(text), ensure_ascii=False))
         return 0
-    print(f"{'message':<48}  {'top label':<20}  {'second label':<20}  flagged")
+    from bot.labels import nearest_line
+
+    print(f"{'message':<48}  {'lang':<4}  {'top label':<20}  {'second label':<20}  flagged")
     for text, d in zip(texts, decisions, strict=True):
+        if not d.read:
+            print(f"{truncate(text, 48):<48}  {d.language or '?':<4}  {'not read: language not supported':<42}  no")
+            continue
+        if not d.flagged:  # no ranking of labels that nothing came near: see nearest_line
+            quiet = nearest_line(d.scores, policy.thresholds)
+            print(f"{truncate(text, 48):<48}  {d.language or '?':<4}  {quiet:<42}  no")
+            continue
         (l1, p1), (l2, p2) = d.top
-        print(f"{truncate(text, 48):<48}  {l1 + f' {p1:.3f}':<20}  {l2 + f' {p2:.3f}':<20}  "
+        print(f"{truncate(text, 48):<48}  {d.language or '?':<4}  {l1 + f' {p1:.3f}':<20}  {l2 + f' {p2:.3f}':<20}  "
               f"{'YES' if d.flagged else 'no'}")
     print(f"model {decisions[0].model_version}")
     return 0
@@ -56,9 +72,7 @@ class _Interrupt:
 
     def __call__(self, _signum: int, _frame: FrameType | None) -> None:
         if self.requested:
-            print(self.stopped_at(), file=sys.stderr, flush=True)
-            sys.stdout.flush()
-            os._exit(130)  # see main(): no interpreter shutdown under a thread that is still in torch
+            exit_interrupted(self.stopped_at())
         self.requested = True
 
 
@@ -72,18 +86,36 @@ def _ctrl_c(handler: _Interrupt) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+@contextmanager
+def _sole_replay(db: Database, log: ChatLog) -> Iterator[None]:
+    """Be the only process replaying this log (by content) into this database, or refuse in one line: the
+    position to resume from is read once, at the start, so two replays of one log would both write all of it."""
+    from bot.storage.replays import claim_replay
+
+    claim = claim_replay(db.engine, log.digest)
+    if claim is None:
+        raise CliError(f"another toxmod replay of {log.path} (the same content) is writing to this database: "
+                       "wait for it to end, then run this again (it resumes where that one stopped)")
+    try:
+        yield
+    finally:
+        claim.release()
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     """The live pipeline over a chat log, one transaction per chunk, resumable (see bot.moderation.replay)."""
     from tqdm import tqdm
 
     from bot.moderation.pipeline import Moderation
     from bot.moderation.replay import ChatLog, replay
+    from bot.storage.database import DatabaseUnavailable
     from bot.storage.replays import start_replay
 
     log = ChatLog.open(Path(args.file))  # the whole file is validated before anything is scored or written
     settings = load_settings(args)
+    check_database_url(settings.database_url)  # a URL that cannot work fails before the model loads
     # a missing model fails here, before the database is touched
-    with scoring(settings) as scorer, database(settings, create=True, writer=True) as db:
+    with scoring(settings) as scorer, database(settings, create=True, writer=True) as db, _sole_replay(db, log):
         run = db.transaction(lambda s: start_replay(s, log.digest, str(log.path.resolve()), log.messages,
                                                     again=args.again))
         if run.finished_at is not None:
@@ -99,8 +131,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 bar.update(position - interrupt.position)
                 interrupt.position = position
 
-            tally = asyncio.run(replay(Moderation(scorer, db), log, run, progress=advanced,
-                                       stop=lambda: interrupt.requested))
+            try:
+                tally = asyncio.run(replay(Moderation(scorer, db), log, run, progress=advanced,
+                                           stop=lambda: interrupt.requested))
+            except DatabaseUnavailable as exc:  # nothing waits in memory: each chunk is written, or not at all
+                done = interrupt.position
+                raise CliError(f"{cannot_write(db.url, exc)}; the replay stopped after message {done} of "
+                               f"{log.messages} (those {done} are saved, nothing is lost): once the database can "
+                               "be written, run the same command again to resume") from exc
     if tally.done < log.messages:
         print(interrupt.stopped_at(), file=sys.stderr)
         return 130
@@ -120,6 +158,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file")
     p.add_argument("--model", help="model directory (default: the one models/current names)")
     p.add_argument("--database-url", help="override DATABASE_URL")
-    p.add_argument("--again", action="store_true", help="replay a file that was replayed before, from the start")
+    p.add_argument("--again", action="store_true",
+                   help="replay a file replayed to its end before, from the start (an interrupted one resumes)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_replay)

@@ -37,6 +37,21 @@ GC_THRESHOLDS = (2_000, 10, 100)
 EXTENSIONS = ("bot.discord.live", "bot.discord.review", "bot.discord.settings", "bot.discord.model")
 
 
+class NoVoiceWarnings(logging.Filter):
+    """Drops discord.py's warnings that its voice libraries (PyNaCl, davey) are not installed. toxmod never joins
+    a voice channel, so at every start they would only tell an operator to install something it does not use;
+    every other record of the logger passes."""
+
+    MESSAGES = frozenset({"PyNaCl is not installed, voice will NOT be supported",
+                          "davey is not installed, voice will NOT be supported"})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in self.MESSAGES
+
+
+NO_VOICE_WARNINGS = NoVoiceWarnings()
+
+
 def intents() -> discord.Intents:
     """Guilds, guild messages, message content (privileged) and members (privileged), nothing else."""
     wanted = discord.Intents.none()
@@ -50,6 +65,9 @@ class ToxmodBot(commands.Bot):
     moderation: Moderation
 
     def __init__(self, settings: Settings, **options: Any) -> None:
+        # discord.py logs them from Client.__init__, through the logger of its client module; adding the same
+        # filter again does nothing
+        logging.getLogger("discord.client").addFilter(NO_VOICE_WARNINGS)
         super().__init__(command_prefix=commands.when_mentioned, intents=intents(), tree_cls=ToxmodTree,
                          help_command=None, allowed_mentions=discord.AllowedMentions.none(), **options)
         self.settings = settings

@@ -42,6 +42,8 @@ class ModelInfo:
     thresholds: dict[str, float]
     metrics: dict = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)
+    # the languages it reads (ISO 639-1); a model whose metadata names none was trained on English alone
+    languages: tuple[str, ...] = ("en",)
 
 
 def read_model_info(model_dir: Path) -> ModelInfo:
@@ -66,6 +68,7 @@ def read_model_info(model_dir: Path) -> ModelInfo:
         thresholds=thresholds,
         metrics=meta.get("metrics", {}),
         metadata=meta,
+        languages=tuple(str(code) for code in meta.get("languages", ["en"])),
     )
 
 

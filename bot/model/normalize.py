@@ -153,6 +153,11 @@ EXTRA_WORDS = (
 )  # fmt: skip
 
 
+# "kys" is read as what it abbreviates: the vocabulary splits it into "ky ##s", which no corpus teaches as
+# the death wish it is, while "kill yourself" is well learned. Only this one: "stfu" is as often banter.
+_KYS = re.compile(r"(?<![\w'])kys(?![\w'])", re.IGNORECASE)
+
+
 def _drop_format_chars(text: str) -> str:
     """Remove zero-width and other invisible format characters (category Cf) and control characters."""
     return "".join(
@@ -323,6 +328,14 @@ def _fold(text: str, join: Callable[[str], str] = lambda letters: letters) -> st
     return _SPACED.sub(lambda m: join(re.sub(r"[ .\-_*]", "", m.group(0))), text)
 
 
+def fold_look_alikes(text: str) -> str:
+    """Only the evasions that change a message's script (fullwidth letters, invisible characters, Cyrillic
+    or Greek twins of Latin letters), keeping accents: what language identification should read."""
+    text = _drop_format_chars(unicodedata.normalize("NFKC", text))
+    mixed_only = _has_genuine_foreign_word(text)
+    return _WORDISH.sub(lambda m: _fold_homoglyphs(m.group(0), mixed_only), text)
+
+
 def match_key(text: str) -> str:
     """Stable keys for dedupe and the train/validation split: the folding of model v1, never changed.
 
@@ -348,4 +361,5 @@ def normalize(text: str, lexicon: Lexicon | None = None) -> str:
     if lexicon is not None:
         text = _WORDISH.sub(lambda m: _repair_word(m.group(0), lexicon), text)
     text = _FLOOD.sub(r"\1\1", text)
+    text = _KYS.sub("kill yourself", text)
     return _WHITESPACE.sub(" ", text).strip()

@@ -33,6 +33,8 @@ class GuildConfig:
     automod: dict[str, AutomodRule] = field(default_factory=dict)
     exempt_channels: frozenset[int] = frozenset()
     exempt_roles: frozenset[int] = frozenset()
+    languages: tuple[str, ...] = ()  # empty: every language the model reads
+    unsupported_language: str = "ignore"
 
     def is_exempt(self, channel_ids: set[int], role_ids: set[int]) -> bool:
         """Exempt when the channel (or its parent, for threads) or any of the author's roles is exempt."""
@@ -49,4 +51,6 @@ def load_guild_config(session: Session, guild_id: int) -> GuildConfig:
         automod={label: AutomodRule(**rule) for label, rule in (settings.automod or {}).items()},
         exempt_channels=frozenset(r.target_id for r in rows if r.kind == "channel"),
         exempt_roles=frozenset(r.target_id for r in rows if r.kind == "role"),
+        languages=tuple(settings.languages or ()),
+        unsupported_language=settings.unsupported_language or "ignore",
     )

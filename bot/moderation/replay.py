@@ -91,6 +91,8 @@ class ChatLog:
 
     @classmethod
     def open(cls, path: Path) -> ChatLog:
+        if path.is_dir():
+            raise ChatLogError(f"{path} is a directory: give the chat log file itself (CSV, or one message a line)")
         if not path.is_file():
             raise ChatLogError(f"chat log not found: {path}")
         first = next(text_lines(_raw_lines(path, limit=1), str(path)), "")
@@ -179,7 +181,7 @@ class Tally:
     def summary(self) -> str:
         replayed = self.done - self.start
         out = [
-            f"replayed {replayed} messages with model {self.model_version}",
+            f"replayed {replayed} message{'' if replayed == 1 else 's'} with model {self.model_version}",
             f"flagged {self.flagged} ({100 * self.flagged / max(replayed, 1):.2f}%)",
         ]
         out += [f"  {label:<14} {self.per_label[label]}" for label in LABELS if self.per_label[label]]

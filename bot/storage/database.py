@@ -14,28 +14,35 @@ SQLite, and why:
   when another connection holds or has used the write lock meanwhile: the write was lost. Reads begin
   a deferred transaction, which never takes the write lock.
 - `secure_delete`: what an erasure removes is overwritten with zeros, not left in free space of the file;
-  `erase` then truncates the WAL, so no old page image keeps it either.
+  `erase` then truncates the WAL, so no old page image keeps it either. (Texts are stored encrypted
+  anyway, under keys erasure destroys: sealing.py. This keeps the destroyed keys themselves off the disk.)
 
 PostgreSQL, and why: every connection waits at most `lock_timeout` for a lock (its own `lock_timeout`
 setting) and is checked before use (`pool_pre_ping`, so a restarted server costs no failed write). Writes
 from several processes are correct through the database's own guarantees (transactions, `ON CONFLICT`,
 row locks with `FOR UPDATE`; see repository.py); a deadlock or a lock wait past the budget is retried
-like SQLite's busy lock. Erasures need no WAL step: PostgreSQL's WAL is not a copy a reader of the
-database can reach.
+like SQLite's busy lock. PostgreSQL keeps what a row held, after it is changed or deleted, in the table's
+file (dead rows) and the WAL until it happens to reuse the space: that is why texts are stored encrypted
+under keys that erasure destroys (sealing.py), and why `erase` then rewrites the small key table
+(`VACUUM FULL`), so no dead row of a destroyed key stays in its file. The WAL segments that recorded a key
+keep it until PostgreSQL recycles them (see README, Privacy).
 
 When the database cannot be written at all (disk full, read-only, file gone, I/O error), writes made with
 `write_or_spool` wait in a bounded in-memory spool that the writer retries with backoff, oldest first and
-before anything newer; plain writes fail at once with `DatabaseUnavailable`. `health` says so in one
-line until a write succeeds again; the log gets one line when that starts and one when it ends.
+before anything newer; plain writes fail at once with `DatabaseUnavailable`, and their callers say so.
+`health` says so in one line until a write succeeds again; the log gets one line when a first write waits
+in the spool and one when the database takes writes again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import itertools
 import logging
 import os
 import queue
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -52,11 +59,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.batching import take_batch
 from bot.settings import PROJECT_ROOT
+from bot.storage.locks import JobLock, lock_file, wait_for_file_lock
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
+# seconds the rewrite of the key table after an erasure waits for the table (everyone else waits behind it)
+KEY_TABLE_LOCK_WAIT = 2.0
 
 # execution option that marks the connections of write transactions (they BEGIN IMMEDIATE on SQLite)
 _WRITE = "toxmod_write"
@@ -138,6 +148,11 @@ def sqlite_file(url: str) -> Path | None:
     return Path(name)
 
 
+# set by a migration that replaced text or digests stored in the clear: the tables whose files may still hold
+# the old values, for `upgrade` to rewrite once the migration has committed (VACUUM cannot run inside it)
+REWRITE_AFTER_UPGRADE = "toxmod_rewrite_after_upgrade"
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     """Run the Alembic migrations up to `revision` (the bot does this at start, `toxmod db upgrade` too)."""
     from alembic import command
@@ -148,10 +163,68 @@ def upgrade(url: str, revision: str = "head") -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["configure_logger"] = False
+    lock = _migration_lock(url)
     try:
         command.upgrade(cfg, revision)
     except OperationalError as exc:
+        reason = unavailable_reason(exc)
+        if reason is not None:  # a full disk, a read-only file: not a problem of the migrations
+            raise DatabaseUnavailable(reason) from exc
         raise DatabaseError(f"cannot migrate {make_url(url).render_as_string()}: {exc.orig}") from exc
+    finally:
+        if lock is not None:
+            lock.release()
+    rewrite = cfg.attributes.get(REWRITE_AFTER_UPGRADE)
+    if rewrite:
+        _rewrite_after_upgrade(url, list(rewrite))
+
+
+def _rewrite_after_upgrade(url: str, tables: list[str]) -> None:
+    """After a migration that replaced plaintext (texts, unkeyed digests): leave no old copy in the files.
+
+    SQLite zeroed what the migration removed (it ran with `secure_delete`); truncating the WAL drops the old
+    page images. PostgreSQL keeps the old rows as dead rows: `VACUUM FULL` writes each table anew and
+    empties the old file. This runs once, at the upgrade, while the bot is stopped (it locks each table
+    until done: seconds to minutes on a large `scored_messages`). Its WAL keeps the old rows until
+    PostgreSQL recycles the segments."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                return
+            if engine.dialect.name != "postgresql":
+                return
+            for table in tables:
+                started = time.monotonic()
+                log.info("rewriting %s so that no copy of its old plaintext stays in its file", table)
+                conn.exec_driver_sql(f'VACUUM FULL "{table}"')
+                log.info("rewrote %s in %.1f s", table, time.monotonic() - started)
+    except DBAPIError as exc:
+        log.warning("could not rewrite %s after the upgrade (%s): run VACUUM FULL on them once, or the old "
+                    "values stay in their files until PostgreSQL reuses the space", ", ".join(tables), exc.orig)
+    finally:
+        engine.dispose()
+
+
+def _migration_lock(url: str) -> JobLock | None:
+    """SQLite: processes that start at once on a new database (two replays) migrate one after the other,
+    never on top of each other; PostgreSQL's migrations take an advisory lock of their own (migrations/env.py).
+
+    None where no lock file can be made beside the database (a read-only directory, a full disk): no process
+    can migrate it then either, and the migration says why."""
+    path = sqlite_file(url)
+    if path is None:
+        return None
+    try:
+        return wait_for_file_lock(lock_file(path, "migrate"),
+                                  lambda: log.info("another process is migrating %s: waiting for it to finish", path))
+    except OSError as exc:
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC):
+            log.debug("migrating %s without a lock: %s", path, exc.strerror)
+            return None
+        raise
 
 
 def has_schema(url: str) -> bool:
@@ -293,6 +366,7 @@ class Database:
         self._next_try = 0.0
         self._saved = 0
         self._dropped = 0
+        self._told = False  # the episode's warning is logged: once a write waits in the spool, not before
         path = sqlite_file(url)
         self._file = path.expanduser().resolve() if path is not None else None
         self._file_id: tuple[int, int] | None = None  # (device, inode) of the file the connections opened
@@ -378,16 +452,42 @@ class Database:
             raise DatabaseError(f"database write failed: {exc.orig}") from exc
 
     async def erase(self, fn: Callable[[Session], T]) -> T:
-        """A write that removes text (privacy, retention); afterwards no copy stays in the WAL file."""
+        """A write that removes text (privacy, retention) and destroys keys; afterwards no copy of what it
+        removed stays in the SQLite WAL file, and no dead row of a destroyed key in PostgreSQL's key table."""
         result = await self.write(fn)
-        await asyncio.to_thread(self._truncate_wal)
+        await asyncio.to_thread(self._after_erasure)
         return result
 
     def erase_sync(self, fn: Callable[[Session], T]) -> T:
         """`erase` as one transaction in the caller's thread (the CLI, without the writer thread)."""
         result = self.transaction(fn)
-        self._truncate_wal()
+        self._after_erasure()
         return result
+
+    def _after_erasure(self) -> None:
+        self._truncate_wal()
+        self._rewrite_key_table()
+
+    def _rewrite_key_table(self) -> None:
+        """PostgreSQL: write the key table anew (`VACUUM FULL`), emptying the old file, where a destroyed
+        key would stay as a dead row, able to open every copy of the texts it sealed.
+
+        The table is small (a row per member with a stored text), so this takes milliseconds, but it needs
+        the table to itself: it waits at most `KEY_TABLE_LOCK_WAIT` for that (readers and writers of flags
+        queue behind it meanwhile), and if it could not, the next erasure does it."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.exec_driver_sql(f"SET lock_timeout = {int(KEY_TABLE_LOCK_WAIT * 1000)}")
+                try:
+                    conn.exec_driver_sql("VACUUM FULL member_keys")
+                finally:
+                    conn.exec_driver_sql(f"SET lock_timeout = {int(self.lock_timeout * 1000)}")
+        except DBAPIError as exc:
+            log.warning("could not rewrite the key table after an erasure (%s); destroyed keys stay in its file "
+                        "until the next erasure rewrites it", exc.orig)
 
     def _truncate_wal(self) -> None:
         """Copy the WAL into the database file and truncate it: old page images (erased texts) go with it."""
@@ -399,6 +499,11 @@ class Database:
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             row = cursor.fetchone()  # (busy, frames in the WAL, frames copied)
             cursor.close()
+        except sqlite3.Error as exc:  # the driver's own error: SQLAlchemy wraps none on a raw connection
+            reason = unavailable_reason(exc)
+            if reason is not None:  # a read-only file or a full disk: the WAL cannot be truncated
+                raise DatabaseUnavailable(reason) from exc
+            raise DatabaseError(f"cannot truncate the WAL file after an erasure: {exc}") from exc
         finally:
             raw.close()
         if row is None or row[0]:
@@ -537,6 +642,10 @@ class Database:
             else:
                 self._spool.append(job)
                 added.append(job)
+        if added and not self._told:  # plain writes fail at once instead, and their callers say so
+            log.warning("%s: writes are kept in memory (up to %d) and retried until it can be written",
+                        reason, self.spool_capacity)
+            self._told = True
         overflow = len(self._spool) - self.spool_capacity
         if overflow > 0:
             lost = DatabaseUnavailable(f"{reason}; the write was dropped from the full spool")
@@ -552,8 +661,7 @@ class Database:
 
     def _unavailable(self, reason: str) -> None:
         if self._episode is None:
-            log.warning("%s: writes are kept in memory (up to %d) and retried until it can be written",
-                        reason, self.spool_capacity)
+            log.debug("database cannot be written (%s)", reason)
             self._episode = time.monotonic()
             self._backoff = self.retry_initial
         else:
@@ -574,7 +682,7 @@ class Database:
         dropped = f", {self._dropped} dropped" if self._dropped else ""
         log.info("database can be written again after %.0f s: %d spooled writes saved%s",
                  time.monotonic() - self._episode, self._saved, dropped)
-        self._down, self._episode, self._saved, self._dropped = None, None, 0, 0
+        self._down, self._episode, self._saved, self._dropped, self._told = None, None, 0, 0, False
 
     def _next(self) -> object:
         """The next queued item; None when a retry of the spool is due first."""

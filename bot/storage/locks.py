@@ -3,7 +3,8 @@
 PostgreSQL: a session advisory lock on a connection kept for the job; if the process dies, the server
 closes the connection and the lock goes with it, so a crash never leaves a retrain "running" forever.
 SQLite: an exclusive `flock` on a file beside the database, which the kernel likewise releases with the
-process (SQLite is one machine's database, so that is every process that can share it).
+process (SQLite is one machine's database, so that is every process that can share it). The file is removed
+when the lock is released, so locks named after something (a replayed log's digest) leave nothing behind.
 """
 
 from __future__ import annotations
@@ -65,16 +66,62 @@ def try_lock(engine: Engine, name: str) -> JobLock | None:
                 return None
             _in_memory.add(name)
         return JobLock(name, lambda: _in_memory.discard(name))
-    path = Path(database).with_name(f"{Path(database).name}.{name}.lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    return try_file_lock(lock_file(Path(database), name))
+
+
+def lock_file(database: Path, name: str) -> Path:
+    """The file beside a SQLite database whose `flock` is the lock called `name`."""
+    return database.with_name(f"{database.name}.{name}.lock")
+
+
+def try_file_lock(path: Path) -> JobLock | None:
+    """The lock on `path`, or None at once if another process (or job) holds it."""
+    fd = _flock(path, wait=False)
+    return None if fd is None else JobLock(path.name, lambda: _unflock(path, fd))
+
+
+def wait_for_file_lock(path: Path, waiting: Callable[[], object]) -> JobLock:
+    """The lock on `path`; if another process holds it, `waiting()` is called (to say so) and this waits."""
+    fd = _flock(path, wait=False)
+    if fd is None:
+        waiting()
+        fd = _flock(path, wait=True)
+        assert fd is not None
+    return JobLock(path.name, lambda: _unflock(path, fd))
+
+
+def _flock(path: Path, *, wait: bool) -> int | None:
+    """An open descriptor of `path` (created if missing) holding its exclusive `flock`; None if another holds
+    it and not `wait`.
+
+    The holder removes the file when it lets go, so a lock won on a file that is no longer at `path` (removed
+    meanwhile, perhaps recreated by a third process) is not the lock: it is let go and taken again on the
+    file now there. Otherwise two processes could each hold a lock, on two files of the same name."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:  # Ctrl-C while waiting, say
+            os.close(fd)
+            raise
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            current = None
+        if current is not None and os.path.samestat(os.fstat(fd), current):
+            return fd
+        os.close(fd)
+
+
+def _unflock(path: Path, fd: int) -> None:
+    """Remove the lock's file, then let go: whoever waits on this file finds it gone and takes the new one."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-
-    def unlock_file() -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-    return JobLock(name, unlock_file)
+        if os.path.samestat(os.fstat(fd), os.stat(path)):
+            path.unlink()
+    except OSError:  # gone already, or its directory is not writable now: a file left behind holds nothing
+        pass
+    finally:
+        os.close(fd)  # closing the last descriptor releases the flock

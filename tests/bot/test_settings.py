@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings, SettingsError
+from bot.settings import PROJECT_ROOT, Settings, SettingsError
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +30,8 @@ def test_values_are_parsed_by_type(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setenv("SCORE_THREADS", "")
     settings = load(tmp_path)
     assert settings.score_batch_max == 32 and settings.retrain_epochs == 2.0
-    assert settings.bf16 is False and settings.model_dir == Path("models/x") and settings.score_threads is None
+    assert settings.bf16 is False and settings.score_threads is None
+    assert settings.model_dir == PROJECT_ROOT / "models" / "x"  # relative: the project's (no .env was found)
 
 
 def test_auto_and_empty_mean_not_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -50,6 +51,11 @@ def test_auto_and_empty_mean_not_set(monkeypatch: pytest.MonkeyPatch, tmp_path: 
         ("SCORE_BATCH_WAIT_MS", "nan", "SCORE_BATCH_WAIT_MS must be a finite number, got nan"),
         ("RETRAIN_EPOCHS", "inf", "RETRAIN_EPOCHS must be a finite number, got inf"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of"),
+        ("API_HEADER_TIMEOUT", "0", "API_HEADER_TIMEOUT must be at least 0.01, got 0.0"),
+        ("API_MAX_CONNECTIONS", "0", "API_MAX_CONNECTIONS must be at least 1, got 0"),
+        ("API_TRUSTED_PROXIES", "127.0.0.1, nginx", "API_TRUSTED_PROXIES must be comma-separated IP addresses, "
+                                                    "got 'nginx'"),
+        ("API_PUBLIC_URL", "toxmod.example.org", "API_PUBLIC_URL must start with http:// or https://"),
     ],
 )
 def test_a_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str,
@@ -66,6 +72,46 @@ def test_overrides_and_replace_are_validated_too(tmp_path: Path) -> None:
         replace(settings, retention_days=0)
     with pytest.raises(TypeError, match="unknown settings: colour"):
         Settings.load(env_file=tmp_path / "none.env", colour="red")
+
+
+def forget_afterwards(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    """Unset `names` now and again after the test, whatever a .env loaded in between puts there."""
+    for name in names:
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
+
+def test_relative_paths_in_the_env_file_are_beside_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    (project / ".env").write_text("DATABASE_URL=sqlite:///data/toxmod.db?timeout=5\nMODELS_DIR=models\n"
+                                  "DATA_DIR=../shared/data\n")
+    forget_afterwards(monkeypatch, "DATABASE_URL", "MODELS_DIR", "DATA_DIR")
+    monkeypatch.chdir(elsewhere)
+    settings = Settings.load(env_file=project / ".env")
+    assert settings.database_url == f"sqlite:///{project / 'data' / 'toxmod.db'}?timeout=5"
+    assert settings.models_dir == project / "models" and settings.data_dir == project / "../shared/data"
+
+
+def test_the_default_database_is_in_the_project(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    forget_afterwards(monkeypatch, "DATABASE_URL")
+    assert load(tmp_path).database_url == f"sqlite:///{PROJECT_ROOT / 'toxmod.db'}"
+
+
+@pytest.mark.parametrize("url", ["sqlite:////var/lib/toxmod/toxmod.db", "sqlite://", "sqlite:///:memory:",
+                                 "sqlite:///file:toxmod.db?mode=ro&uri=true",
+                                 "postgresql+psycopg://toxmod:pw@db:5432/toxmod"])
+def test_other_database_urls_are_left_as_written(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert load(tmp_path).database_url == url
+
+
+def test_a_relative_path_given_as_an_override_stays_where_the_user_stands(tmp_path: Path) -> None:
+    """`--database-url sqlite:///x.db` and `--model models/x` are typed in a shell, relative to where it is."""
+    settings = Settings.load(env_file=tmp_path / "none.env", database_url="sqlite:///x.db",
+                             model_dir=Path("models/x"))
+    assert settings.database_url == "sqlite:///x.db" and settings.model_dir == Path("models/x")
 
 
 def test_the_cli_reports_a_bad_setting_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,

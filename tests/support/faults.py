@@ -40,7 +40,7 @@ from sqlalchemy.engine import Engine, make_url
 from bot.storage.changes import libpq_url
 from bot.storage.database import Database
 
-_faults: dict[int, tuple[Engine, Callable[..., None]]] = {}
+_faults: dict[int, tuple[Engine, Callable[..., None] | None]] = {}  # engine id -> (engine, its fault now)
 
 
 def _postgres_conninfo(db: Database | str | Path) -> str | None:
@@ -184,13 +184,19 @@ def _install_pg_full(db: Database) -> None:
 
 
 def _set_fault(db: Database, listener: Callable[..., None] | None) -> None:
+    """Switch the engine's fault. One listener per engine stays registered and looks the fault up at each
+    connect: adding and removing listeners while the writer thread connects races SQLAlchemy's iteration
+    over them ("deque mutated during iteration")."""
     engine = db.engine
-    previous = _faults.pop(id(engine), None)
-    if previous is not None:
-        event.remove(engine, "connect", previous[1])
-    if listener is not None:
-        event.listen(engine, "connect", listener)
-        _faults[id(engine)] = (engine, listener)
+    if id(engine) not in _faults:
+        def dispatch(dbapi_conn: Any, record: object, key: int = id(engine)) -> None:
+            fault = _faults[key][1]
+            if fault is not None:
+                fault(dbapi_conn, record)
+
+        _faults[id(engine)] = (engine, None)
+        event.listen(engine, "connect", dispatch)
+    _faults[id(engine)] = (engine, listener)
     engine.dispose()
 
 

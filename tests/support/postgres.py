@@ -59,6 +59,11 @@ class PostgresServer:
             self.admin_url = self._start()
         self._admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT", pool_size=1)
 
+    @property
+    def data_dir(self) -> Path | None:
+        """The cluster's data directory, for tests that read its files; None for a server of your own."""
+        return None if self._dir is None else self._dir / "data"
+
     def _run(self, *args: str) -> None:
         result = subprocess.run([*self._user_prefix, *args], capture_output=True, text=True)
         if result.returncode != 0:

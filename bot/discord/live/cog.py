@@ -28,11 +28,10 @@ from bot.storage.database import DatabaseError
 from bot.storage.models import Flag, FlagStatus, utcnow
 from bot.storage.repository import (
     MessageRef,
-    content_hash,
-    last_scored_hash,
     latest_flag_for_message,
     record_action,
     reports_since,
+    same_text_scored,
 )
 
 log = logging.getLogger(__name__)
@@ -66,14 +65,14 @@ class LiveScoring(commands.Cog):
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         """Edits are scored like new messages (people evade by editing), unless the text did not change.
 
-        "Changed" is judged against the hash of the text that was scored, not the message cache: after a
+        "Changed" is judged against the digest of the text that was scored, not the message cache: after a
         restart the cache is empty, and a link preview unfurling would otherwise count as an edit.
         """
         message = payload.message
         if not self._wanted(message) or message.guild is None:
             return
-        guild_id, digest = message.guild.id, content_hash(message.content)
-        if await self.bot.db.read(lambda s: last_scored_hash(s, guild_id, message.id)) == digest:
+        guild_id, text = message.guild.id, message.content
+        if await self.bot.db.read(lambda s: same_text_scored(s, guild_id, message.id, text)):
             return  # an embed unfurled or a pin changed: nothing new to read
         await self.handle(message, edited=True)
 

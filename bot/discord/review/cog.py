@@ -16,10 +16,17 @@ from bot.discord.review import actions
 from bot.discord.review.actions import load_flag, review
 from bot.discord.review.embeds import flag_embed, shown_labels, spoiler_safe
 from bot.discord.review.modlog import publish_flag, refresh_modlog_message
-from bot.labels import LABELS
+from bot.labels import LABELS, nearest_line
+from bot.moderation.pipeline import Incoming
 from bot.storage.database import DatabaseError
 from bot.storage.models import Flag, FlagStatus, utcnow
-from bot.storage.repository import flag_counts_since, flags_due_for_posting, list_flags, member_history
+from bot.storage.repository import (
+    MessageRef,
+    flag_counts_since,
+    flags_due_for_posting,
+    list_flags,
+    member_history,
+)
 
 PAGE = 10
 DELIVERY_INTERVAL = 15.0  # seconds between looks for flags whose mod-log post is due again
@@ -152,9 +159,13 @@ class Review(commands.Cog):
     @app_commands.command(name="scan", description="Score a text: all six labels and whether it would be flagged")
     @guarded(**MODERATOR)
     async def scan(self, interaction: discord.Interaction, text: app_commands.Range[str, 1, 4000]) -> None:
-        scores = await self.bot.scorer.score(text)
-        policy = await self.bot.moderation.policy(guild_of(interaction).id)
-        decision = policy.decide(scores)
+        guild_id = guild_of(interaction).id
+        [decision] = await self.bot.moderation.decide([Incoming(MessageRef(guild_id=guild_id), text)])
+        if not decision.read:
+            await send_ephemeral(interaction, f"Not scored: this reads as `{decision.language}`, a language this "
+                                              "server's model does not read (see `/languages show`).")
+            return
+        policy = await self.bot.moderation.policy(guild_id)
         embed = discord.Embed(title="Would be flagged" if decision.flagged else "Would not be flagged",
                               description=spoiler_safe(text),
                               colour=discord.Colour.red() if decision.flagged else discord.Colour.green())
@@ -162,8 +173,11 @@ class Review(commands.Cog):
             mark = " ⚑" if label in decision.fired else ""
             embed.add_field(name=label, value=f"{decision.scores[label]:.3f} (threshold "
                                               f"{policy.thresholds[label]:.2f}){mark}")
-        embed.add_field(name="Top two", value=", ".join(f"{lb} {p:.2f}" for lb, p in decision.top), inline=False)
-        embed.set_footer(text=f"model {decision.model_version}")
+        if decision.flagged:
+            embed.add_field(name="Top two", value=", ".join(f"{lb} {p:.2f}" for lb, p in decision.top), inline=False)
+        else:  # no ranking of labels that nothing came near: see nearest_line
+            embed.add_field(name="Closest", value=nearest_line(decision.scores, policy.thresholds), inline=False)
+        embed.set_footer(text=f"model {decision.model_version} · language {decision.language}")
         await send_ephemeral(interaction, embed=embed)
 
     @app_commands.command(name="stats", description="Messages scored, flags per label, confirm and dismiss rates")

@@ -109,8 +109,13 @@ def flag_embed(flag: Flag) -> discord.Embed:
     embed.add_field(name="Channel", value=f"<#{flag.channel_id}>" if flag.channel_id else "unknown")
     url = jump_url(flag)
     embed.add_field(name="Message", value=f"[Jump to message]({url})" if url else "n/a")
-    embed.add_field(name="Top labels", value="\n".join(f"{label} {score:.2f}" for label, score in top))
-    embed.add_field(name="Passed threshold", value=", ".join(flag.labels) or "none (reported)")
+    if flag.scores:
+        embed.add_field(name="Top labels", value="\n".join(f"{label} {score:.2f}" for label, score in top))
+        embed.add_field(name="Passed threshold", value=", ".join(flag.labels) or "none (reported)")
+    else:  # a language the model cannot read, sent to review by this server's rule
+        embed.add_field(name="Not scored", value=f"language not supported ({flag.language or 'unknown'})")
+    if flag.language:
+        embed.add_field(name="Language", value=flag.language)
     reporters = [r.reporter_id for r in flag.reports] or ([flag.reporter_id] if flag.reporter_id else [])
     if reporters:
         shown = ", ".join(f"<@{r}>" for r in reporters[:REPORTERS_SHOWN])

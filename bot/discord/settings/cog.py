@@ -18,11 +18,15 @@ from bot.discord.review.modlog import publish_flag
 from bot.discord.settings.common import Label, update_settings
 from bot.moderation.feedback import remove_feedback_exports, runs_dir
 from bot.moderation.guild_config import AutomodRule
+from bot.moderation.languages import UNSUPPORTED_RULES, moderated_languages, validate_languages
 from bot.storage.database import DatabaseError
 from bot.storage.models import Flag, utcnow
 from bot.storage.repository import add_exemption, audit, erase_texts, flags_to_repost, remove_exemption
 
 log = logging.getLogger(__name__)
+
+RULE_TEXT = {"ignore": "ignored (not scored, nothing stored)",
+             "review": "sent to review as a flag marked 'language not supported'"}
 
 
 class ServerSettings(commands.Cog):
@@ -30,6 +34,8 @@ class ServerSettings(commands.Cog):
     exempt = GuardedGroup(name="exempt", description="Channels and roles that are never scored", permissions=ADMIN)
     automod = GuardedGroup(name="automod", description="Automatic actions per label", permissions=ADMIN)
     privacy = GuardedGroup(name="privacy", description="Stored message texts", permissions=ADMIN)
+    languages = GuardedGroup(name="languages", description="Which languages are moderated here",
+                             permissions=ADMIN)
 
     def __init__(self, bot: ToxmodBot) -> None:
         self.bot = bot
@@ -126,6 +132,44 @@ class ServerSettings(commands.Cog):
         config = await self.bot.moderation.guild_config(guild_of(interaction).id)
         lines = [f"<#{c}>" for c in sorted(config.exempt_channels)] + [f"<@&{r}>" for r in sorted(config.exempt_roles)]
         await send_ephemeral(interaction, "\n".join(lines) or "Nothing is exempt.")
+
+    # -- /languages --------------------------------------------------------------------------------------
+    @languages.command(name="show", description="Languages moderated here and what happens to the others")
+    async def languages_show(self, interaction: discord.Interaction) -> None:
+        config = await self.bot.moderation.guild_config(guild_of(interaction).id)
+        read = self.bot.scorer.model.info.languages
+        moderated = moderated_languages(config, read)
+        unread = [code for code in moderated if code not in read]
+        lines = [f"Moderated here: {', '.join(moderated)}" + ("" if config.languages else " (the default)"),
+                 f"The model ({self.bot.scorer.model.version}) reads: {', '.join(read)}",
+                 f"A message in any other language is {RULE_TEXT[config.unsupported_language]}."]
+        if unread:
+            lines.append(f"Named here but not read by the model (they follow that rule): {', '.join(unread)}")
+        await send_ephemeral(interaction, "\n".join(lines))
+
+    @languages.command(name="set", description="Choose the languages moderated here and the rule for the others")
+    @app_commands.describe(codes="two-letter codes, comma-separated (e.g. en,es); the first is assumed for "
+                                 "messages too short to tell; empty: the default (every language the model reads)",
+                           others="what happens to a message in any other language")
+    @app_commands.choices(others=[app_commands.Choice(name="ignore it", value="ignore"),
+                                  app_commands.Choice(name="send it to review, marked unsupported", value="review")])
+    async def languages_set(self, interaction: discord.Interaction, codes: str = "",
+                            others: str = "ignore") -> None:
+        guild_id = guild_of(interaction).id
+        try:
+            chosen = list(validate_languages(codes.split(","))) if codes.strip() else None
+        except ValueError as exc:
+            raise UserInputError(f"{exc}.") from exc
+        if others not in UNSUPPORTED_RULES:
+            raise UserInputError(f"`others` must be one of {', '.join(UNSUPPORTED_RULES)}.")
+        await self._update(guild_id, interaction.user.id, "languages_set", languages=chosen,
+                           unsupported_language=others)
+        read = self.bot.scorer.model.info.languages
+        unread = [code for code in chosen or () if code not in read]
+        note = (f" The model does not read {', '.join(unread)}: messages in them are {RULE_TEXT[others]}."
+                if unread else "")
+        await send_ephemeral(interaction, f"Moderated here: {', '.join(chosen or read)}; other languages are "
+                                          f"{RULE_TEXT[others]}.{note}")
 
     # -- /automod ----------------------------------------------------------------------------------------
     @automod.command(name="show", description="Automatic actions per label (off unless set)")

@@ -293,9 +293,10 @@ def test_key_and_quota_errors_are_googles() -> None:
                                 "'commentanalyzer.googleapis.com'.")
     assert quota["details"][0]["reason"] == "RATE_LIMIT_EXCEEDED"
     assert quota["details"][0]["metadata"]["quota_limit_value"] == "60"
-    # PsychoinformaticsLab/pliers#481: a 400, through googleapiclient.
+    # PsychoinformaticsLab/pliers#481: the message (seen as a 400, through googleapiclient); ours says 413.
     assert ApiError.body_too_large(1_048_576).body() == {"error": {
-        "code": 400, "message": "Request payload size exceeds the limit: 1048576 bytes.", "status": "INVALID_ARGUMENT"}}
+        "code": 413, "message": "Request payload size exceeds the limit: 1048576 bytes.", "status": "INVALID_ARGUMENT"}}
+    assert ApiError.quota(1.0).retry_after(0.2).headers == {"Retry-After": "1"}  # whole seconds, at least one
     assert ApiError(400, "FAILED_PRECONDITION", "x").body() == {"error": {"code": 400, "message": "x",
                                                                           "status": "FAILED_PRECONDITION"}}
 

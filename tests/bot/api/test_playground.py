@@ -95,7 +95,7 @@ def wait_for(driver: Any, condition: Callable[[Any], Any], what: str) -> Any:
 
 
 def message_of(row: WebElement) -> str:
-    return str(row.find_element(By.CSS_SELECTOR, "th").get_property("textContent"))
+    return str(row.find_element(By.CSS_SELECTOR, "th .text").get_property("textContent"))
 
 
 def alert_text(driver: Any) -> str:
@@ -107,19 +107,26 @@ def test_playground_scores_samples_and_messages_with_the_picked_model(
     base = start_server(models_dir=two_models)
     browser.get(f"{base}/")
 
-    # the samples, scored at load in one call, agree with the API
-    samples = wait_for(browser, lambda d: rows(d) if len(rows(d)) >= 4 else None, "the sample rows")
+    # the examples, scored at load in one call, marked as examples, agree with the API
+    samples = wait_for(browser, lambda d: rows(d) if len(rows(d)) >= 5 else None, "the example rows")
     texts = [message_of(row) for row in samples]
     expected = score(base, texts, "tiny-v1")
+    assert {want["flagged"] for want in expected} == {True, False}  # both kinds of row are shown
     for row, want in zip(samples, expected, strict=True):
+        assert row.get_attribute("data-example") == "true"
+        assert row.find_element(By.CSS_SELECTOR, "th .example").is_displayed()  # shown, not only marked
         assert row.get_attribute("data-model") == "tiny-v1"
         assert row.get_attribute("data-top-label") == want["top"][0][0]
         assert row.get_attribute("data-flagged") == str(want["flagged"]).lower()
         cells = row.find_elements(By.CSS_SELECTOR, "td")
-        assert cells[0].text.split()[0] == want["top"][0][0]
-        assert cells[1].text.split()[0] == want["top"][1][0]
-        assert cells[2].text == ("Yes" if want["flagged"] else "No")
-        assert cells[3].text == "tiny-v1"
+        if want["flagged"]:  # the two labels moderators see
+            assert cells[0].text.split()[0] == want["top"][0][0]
+            assert cells[1].text.split()[0] == want["top"][1][0]
+        else:  # no ranking of labels nothing came near: the highest score
+            highest = max(want["scores"], key=want["scores"].get)
+            assert cells[0].text == f"nothing flagged; highest: {highest} {want['scores'][highest]:.3f}"
+        assert cells[-3].text == ("Yes" if want["flagged"] else "No")
+        assert cells[-2].text == "tiny-v1"
 
     # the picker: current model first, marked
     picker = Select(browser.find_element(By.ID, "model"))
@@ -132,8 +139,9 @@ def test_playground_scores_samples_and_messages_with_the_picked_model(
     browser.find_element(By.ID, "message").send_keys(text)
     picker.select_by_value("tiny-v2")
     browser.find_element(By.ID, "analyze").click()
-    wait_for(browser, lambda d: len(rows(d)) == 5, "the analysed message's row")
+    wait_for(browser, lambda d: len(rows(d)) == 6, "the analysed message's row")
     top_row = rows(browser)[0]
+    assert top_row.get_attribute("data-example") is None and not top_row.find_elements(By.CSS_SELECTOR, ".example")
     want = score(base, [text], "tiny-v2")[0]
     assert message_of(top_row) == text
     assert top_row.get_attribute("data-model") == "tiny-v2"
@@ -153,13 +161,13 @@ def test_playground_scores_samples_and_messages_with_the_picked_model(
     ActionChains(browser).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).send_keys("see you").perform()
     typed = "<b>gg</b> <img src=x onerror=window.pwned=1>\nsee you"
     assert box.get_property("value") == typed
-    assert len(rows(browser)) == 5
+    assert len(rows(browser)) == 6
     box.send_keys(Keys.ENTER)
     wait_for(browser, lambda d: d.execute_script("return typeof window.releaseFetch === 'function'"), "the request")
     assert browser.find_element(By.ID, "analyze").get_property("disabled") is True
     box.send_keys(Keys.ENTER)  # a second Enter while busy sends nothing
     browser.execute_script("window.releaseFetch(); window.releaseFetch = null;")
-    wait_for(browser, lambda d: len(rows(d)) == 6, "the row from the Enter key")
+    wait_for(browser, lambda d: len(rows(d)) == 7, "the row from the Enter key")
     wait_for(browser, lambda d: d.find_element(By.ID, "analyze").is_enabled(), "Analyze to be enabled again")
     assert browser.execute_script("return window.releaseFetch") is None  # one request, not two
     top_row = rows(browser)[0]
@@ -180,9 +188,10 @@ def test_playground_scores_samples_and_messages_with_the_picked_model(
     for label, value in shown.items():
         assert value == pytest.approx(want["scores"][label], abs=5e-4)
     assert alert_text(browser) == ""
-    errors = [entry["message"] for entry in browser.get_log("browser")
-              if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]]
-    assert not errors  # nothing blocked by the Content-Security-Policy, no script error
+    errors = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not errors  # nothing blocked by the Content-Security-Policy, no script error, no 404 for an icon
+    icon = browser.find_element(By.CSS_SELECTOR, "link[rel=icon]").get_attribute("href")
+    assert icon.startswith("data:image/svg+xml,")
 
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "playground.png"
@@ -208,7 +217,7 @@ def test_playground_asks_for_the_key_and_keeps_it_for_the_tab(
     assert not rows(browser)
 
     browser.find_element(By.ID, "api-key").send_keys("s3cret", Keys.ENTER)
-    wait_for(browser, lambda d: len(rows(d)) == 4, "the samples after the key")
+    wait_for(browser, lambda d: len(rows(d)) == 5, "the samples after the key")
     assert alert_text(browser) == ""
     assert browser.execute_script("return sessionStorage.getItem('toxmod.playground.apiKey')") == "s3cret"
     assert browser.execute_script("return localStorage.length") == 0
@@ -216,17 +225,17 @@ def test_playground_asks_for_the_key_and_keeps_it_for_the_tab(
     assert [row.get_attribute("data-top-label") for row in rows(browser)] == [r["top"][0][0] for r in expected]
 
     browser.refresh()  # the same tab: the key is still there, nothing asked
-    wait_for(browser, lambda d: len(rows(d)) == 4, "the samples after a reload")
+    wait_for(browser, lambda d: len(rows(d)) == 5, "the samples after a reload")
     assert alert_text(browser) == ""
 
 
 def test_playground_shows_the_rate_limit_as_one_line(browser: Any, start_server: Callable[..., str]) -> None:
     base = start_server(api_rate_limit=0.001, api_rate_burst=2)  # the models and the samples, then no more
     browser.get(f"{base}/")
-    wait_for(browser, lambda d: len(rows(d)) == 4, "the sample rows")
+    wait_for(browser, lambda d: len(rows(d)) == 5, "the sample rows")
     browser.find_element(By.ID, "message").send_keys("one more", Keys.ENTER)
     wait_for(browser, lambda d: alert_text(d), "the rate limit's error")
     assert "\n" not in alert_text(browser)
-    assert len(rows(browser)) == 4
+    assert len(rows(browser)) == 5
     assert browser.find_element(By.ID, "analyze").is_enabled()
     assert browser.find_element(By.ID, "message").get_property("value") == "one more"  # kept, to try again

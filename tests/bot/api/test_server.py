@@ -181,8 +181,11 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(start_server: StartS
     url = start_server(api_max_body_bytes=4096)
     body = {"comment": {"text": "hi " * 3000}, "requestedAttributes": {"TOXICITY": {}}}
     status, answer = analyze(url, body)
-    assert status == 400 and answer["error"]["message"] == "Request payload size exceeds the limit: 4096 bytes."
-    assert call(f"{url}/v1/score", {"texts": ["hi"] * 2000})[0] == 400
+    assert status == 413 and answer["error"]["message"] == "Request payload size exceeds the limit: 4096 bytes."
+    assert call(f"{url}/v1/score", {"texts": ["hi"] * 2000})[0] == 413
+    metrics = call(f"{url}/metrics")[2]  # counted as answered
+    assert 'toxmod_api_requests_total{endpoint="/v1alpha1/comments:analyze",code="413"} 1' in metrics
+    assert 'toxmod_api_requests_total{endpoint="/v1/score",code="413"} 1' in metrics
 
 
 # -- toxmod's own endpoint ---------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ def test_score_jsonl_contract(capsys: pytest.CaptureFixture[str], models_dir: Pa
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["text"] for line in lines] == ["you are a stupid idiot", "hello friend", ""]
     for line in lines:
-        assert list(line) == ["text", "scores", "top", "flagged", "model"]
+        assert list(line) == ["text", "language", "read", "scores", "top", "flagged", "model"]
+        assert line["language"] == "en" and line["read"] is True
         assert list(line["scores"]) == list(LABELS) and all(0 <= p <= 1 for p in line["scores"].values())
         assert len(line["top"]) == 2
         assert rank(*line["top"][0]) >= rank(*line["top"][1])  # ranked against each label's threshold
@@ -43,9 +44,21 @@ def test_score_reads_stdin_one_message_per_line(monkeypatch: pytest.MonkeyPatch,
 def test_score_table_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["score", "you are a stupid idiot", "hello friend"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["message", "top", "label", "second", "label", "flagged"]
+    assert out[0].split() == ["message", "lang", "top", "label", "second", "label", "flagged"]
     assert out[1].endswith("YES") and out[2].endswith("no")
     assert out[-1] == "model tiny-v1"
+
+
+def test_score_never_reads_another_language_as_english(capsys: pytest.CaptureFixture[str]) -> None:
+    texts = ["eres un pendejo de mierda y nadie te quiere", "du bist so ein dummer hurensohn, echt jetzt",
+             "Ты тупой идиот", "傻逼滚开", "you are a stupid idiot"]
+    assert main(["score", "--jsonl", *texts]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o["language"] for o in out] == ["es", "de", "ru", "zh", "en"]
+    assert [o["read"] for o in out] == [False, False, False, False, True]
+    assert all(o["scores"] is None and not o["flagged"] for o in out[:4])
+    assert main(["score", texts[0]]) == 0
+    assert "not read: language not supported" in capsys.readouterr().out
 
 
 def test_replay_csv_logs_every_message_and_flags_with_text(tmp_path: Path, db_url: str,

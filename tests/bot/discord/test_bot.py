@@ -380,3 +380,29 @@ async def test_thresholds_suggested_from_verdicts_apply_only_on_request(world: W
     assert applied.response.message.content.startswith("Applied: ")
     after = (await world.env.bot.moderation.guild_config(world.g.id)).thresholds
     assert after and all(0 < v <= 1 for v in after.values())
+
+
+async def test_messages_in_a_language_the_model_cannot_read_follow_the_servers_rule(world: World) -> None:
+    spanish = "eres un pendejo de mierda y nadie te quiere aqui"
+    res = await world.admin.slash(world.general, "languages show")
+    assert "Moderated here: en (the default)" in res.response.content and "ignored" in res.response.content
+    await world.alice.send(world.general, spanish)
+    assert world.flags() == [] and world.scored() == []  # ignored: never scored as English, nothing stored
+    res = await world.admin.slash(world.general, "languages set", codes="en,es", others="review")
+    assert "The model does not read es" in res.response.content
+    await world.alice.send(world.general, spanish)
+    [flag] = world.flags()
+    assert flag.language == "es" and flag.labels == [] and flag.scores == {}
+    embed = world.modlog.last_message.embeds[0]
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields["Not scored"] == "language not supported (es)" and fields["Language"] == "es"
+    await world.alice.send(world.general, TOXIC)  # English is still read and scored
+    assert [f.language for f in world.flags()] == ["es", "en"]
+    res = await world.mod.slash(world.general, "scan", text=spanish)
+    assert "Not scored" in res.response.content and "`es`" in res.response.content
+    res = await world.admin.slash(world.general, "languages set", codes="english")
+    assert res.ephemeral and "not a two-letter language code" in res.response.content
+    handled_errors(world.env, UserInputError)
+    # another server keeps the default
+    await world.other_member.send(world.other_general, spanish)
+    assert len(world.flags()) == 2

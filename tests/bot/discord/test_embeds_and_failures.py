@@ -11,6 +11,7 @@ import pytest
 import simcord
 
 from bot.discord.review.embeds import DESCRIPTION_ROOM, TEXT_LIMIT, describe_failure, spoiler_safe
+from bot.labels import LABELS, nearest_line
 from tests.support.world import World
 
 TOXIC = "you are a stupid idiot"
@@ -110,6 +111,23 @@ async def test_scan_echoes_the_text_inert(world: World) -> None:
     res = await world.mod.slash(world.general, "scan", text="[a\nb](https://evil.example) \u2066x")
     description = res.response.embeds[0].description
     assert description == "||\\[a\nb\\]\\(https://evil.example\\) ⟨U+2066⟩x||"
+
+
+async def test_scan_of_a_quiet_message_ranks_no_labels(world: World) -> None:
+    """Below every line, the two labels least far below their own were shown as "Top two": on "gg wp",
+    `threat` first, for a message nobody would call a threat."""
+    res = await world.mod.slash(world.general, "scan", text=TOXIC)
+    fields = {f.name: f.value for f in res.response.embeds[0].fields}
+    assert "Top two" in fields and "Closest" not in fields
+    for quiet in ("gg wp", "hello friend see you at the raid tonight"):
+        res = await world.mod.slash(world.general, "scan", text=quiet)
+        embed = res.response.embeds[0]
+        fields = {f.name: f.value for f in embed.fields}
+        assert embed.title == "Would not be flagged" and "Top two" not in fields
+        scores = {label: float(fields[label].split()[0]) for label in LABELS}
+        thresholds = {label: float(fields[label].split("threshold ")[1].rstrip(")")) for label in LABELS}
+        assert fields["Closest"] == "nothing near a line" or fields["Closest"].startswith("nearest: ")
+        assert fields["Closest"].split()[0] == nearest_line(scores, thresholds).split()[0]
 
 
 # -- D10: the failure named after the action ----------------------------------------------------------

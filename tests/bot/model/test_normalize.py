@@ -171,3 +171,11 @@ def test_the_longest_ordinary_message_is_not_cut() -> None:
 def test_match_key_is_not_capped() -> None:
     """Keys of long dataset rows (Jigsaw has 5,000-character comments) must not move across the split."""
     assert len(match_key("hello friend " * 1000)) == len("hello friend " * 1000) - 1
+
+
+def test_kys_is_read_as_what_it_abbreviates_and_nothing_else_is() -> None:
+    assert normalize("kys") == "kill yourself"
+    assert normalize("just KYS lol") == "just kill yourself lol"
+    assert normalize("k y s") == "kill yourself"
+    assert normalize("my keys and kysa") == "my keys and kysa"
+    assert match_key("kys") == "kys"  # the split key never changes

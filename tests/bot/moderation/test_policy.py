@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bot.decision import Scores
+from bot.decision import Decision, Scores
 from bot.labels import LABELS
 from bot.moderation.policy import Policy, validate_threshold
 
@@ -61,8 +61,16 @@ def test_guild_overrides_replace_model_defaults_and_are_validated() -> None:
 def test_json_contract_has_exactly_the_documented_shape() -> None:
     decision = Policy(dict.fromkeys(LABELS, 0.5)).decide(scores(toxic=0.91, insult=0.7))
     out = decision.to_json("you idiot")
-    assert list(out) == ["text", "scores", "top", "flagged", "model"]
-    assert list(out["scores"]) == list(LABELS)
+    assert list(out) == ["text", "language", "read", "scores", "top", "flagged", "model"]
+    assert list(out["scores"]) == list(LABELS) and out["read"] is True
     assert out["top"] == [["insult", 0.7], ["toxic", 0.91]]  # what the message does first, then the umbrella
     assert out["flagged"] is True and out["model"] == "m1" and out["text"] == "you idiot"
+    json.dumps(out)
+
+
+def test_a_message_in_a_language_the_model_cannot_read_has_no_scores_in_the_json_contract() -> None:
+    out = Decision.unread("es", "m1", review=False).to_json("eres un pendejo")
+    assert out["language"] == "es" and out["read"] is False and out["scores"] is None
+    assert out["top"] == [] and out["flagged"] is False
+    assert Decision.unread("es", "m1", review=True).flagged is True  # the server sends such messages to review
     json.dumps(out)

@@ -36,21 +36,27 @@ def add_flag(db: Database, text: str, author_id: int) -> int:
     return flag.id
 
 
+def sealed(db: Database, flag_id: int) -> bytes:
+    """The start of a flag's stored ciphertext (texts are stored encrypted: the plaintext is never there)."""
+    with db.engine.connect() as conn:
+        return bytes(conn.exec_driver_sql("SELECT sealed_text FROM flags WHERE id = ?", (flag_id,)).scalar_one())[:64]
+
+
 @pytest.mark.parametrize("length", [40, 10_000], ids=["short", "overflow-pages"])
 async def test_forgetting_a_member_leaves_no_copy_in_the_file_or_the_wal(sqlite_db: Database, length: int) -> None:
     db = sqlite_db
     with db.engine.connect() as conn:  # what is erased is zeroed in the file, not left in free space
         assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
     secret, kept = marker(length), marker()
-    add_flag(db, secret, author_id=5)
-    add_flag(db, kept, author_id=6)
+    erased_copy, kept_copy = sealed(db, add_flag(db, secret, author_id=5)), sealed(db, add_flag(db, kept, author_id=6))
     token = secret.split()[0].encode()  # a long text is split across pages: look for a piece of it
-    assert token in stored_bytes(db)  # the check below can see it
+    stored = stored_bytes(db)
+    assert erased_copy in stored and token not in stored  # the check below can see what is stored
     erased = await db.erase(lambda s: erase_texts(s, guild_id=1, author_id=5))
     assert erased == 1
     stored = stored_bytes(db)
-    assert token not in stored
-    assert kept.split()[0].encode() in stored  # only the erased text went
+    assert token not in stored and erased_copy not in stored
+    assert kept_copy in stored  # only the erased text went
     assert db.read_sync(lambda s: [f.text for f in s.query(Flag).order_by(Flag.id)]) == [None, kept]
 
 
@@ -58,13 +64,14 @@ def test_the_cli_purge_erases_without_a_trace_too(sqlite_db: Database) -> None:
     db = sqlite_db
     secret = marker()
     flag_id = add_flag(db, secret, author_id=5)
+    copy = sealed(db, flag_id)
     db.write_sync(lambda s: setattr(s.get(Flag, flag_id), "created_at", utcnow() - timedelta(days=100)))
     cli = Database(db.url)  # `toxmod db purge`: no writer thread, one transaction in its own thread
     try:
         assert cli.erase_sync(lambda s: erase_texts(s, before=utcnow() - timedelta(days=90))) == 1
     finally:
         cli.close()
-    assert secret.split()[0].encode() not in stored_bytes(db)
+    assert secret.split()[0].encode() not in stored_bytes(db) and copy not in stored_bytes(db)
 
 
 def export(run_dir: Path, text: str) -> Path:
