@@ -71,7 +71,7 @@ threat, identity_hate, insult, obscene (a message annotated insult and obscene i
   ConvAbuse alone (about 210 positives) and its figures rest on small support.
 - Outside Jigsaw and Toxic Spans, `obscene` and `insult` are rarely annotated, so they are learned mostly
   from Wikipedia and news comments, not chat.
-- English only; other languages (present in GameTox) are mostly scored clean.
+- English only: toxmod identifies each message's language first and does not score other languages.
 - Corpora disagree on short gaming slang: CONDA calls "ez" gloating toxic (its implicit class, dropped
   from training for that reason), GameTox calls it clean.
 - Thresholds were chosen for a target precision on this validation split; a server with different norms
