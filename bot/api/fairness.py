@@ -1,4 +1,4 @@
-"""Turns at the scoring worker for the API's callers, and what a request costs.
+"""Turns at the scoring worker for the API's callers, what a request costs, and the rate limits it is charged to.
 
 The scoring worker takes texts first come, first served. Without turns, a key that queues a few batches of
 256 long texts makes every other key's one message wait behind all of them. Here each caller (a key, or a
@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
+import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from bot.decision import Scores
 from bot.moderation.worker import ScoringWorker
@@ -83,3 +84,48 @@ class FairScheduler:
         else:
             future.set_result(job.result())
         self._pump(worker)
+
+
+class RateLimiter:
+    """A token bucket per caller: `rate` requests a second on average, `burst` at once."""
+
+    PRUNE_AT = 10_000  # callers remembered before the full buckets (callers quiet long enough) are dropped
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # caller -> (tokens, when counted)
+        self._prune_at = self.PRUNE_AT
+
+    def take(self, caller: str) -> float:
+        """Spend one of `caller`'s requests: 0.0 when it may go ahead, else the seconds until it may."""
+        now = self.clock()
+        tokens = self._tokens(caller, now)
+        if tokens < 1.0:
+            self._buckets[caller] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+        self._buckets[caller] = (tokens - 1.0, now)
+        if len(self._buckets) > self._prune_at:
+            self._prune(now)
+        return 0.0
+
+    def charge(self, caller: str, tokens: float) -> None:
+        """Spend `tokens` more of `caller`'s, into debt if need be: what a request costs beyond the token it
+        paid to get in. Its next requests wait until the debt is paid back."""
+        if tokens > 0:
+            now = self.clock()
+            self._buckets[caller] = (self._tokens(caller, now) - tokens, now)
+
+    def wait(self, caller: str) -> float:
+        """Seconds until `caller` may make a request (0.0: now), spending nothing."""
+        tokens = self._tokens(caller, self.clock())
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
+    def _tokens(self, caller: str, now: float) -> float:
+        tokens, then = self._buckets.get(caller, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - then) * self.rate)
+
+    def _prune(self, now: float) -> None:
+        """Forget the callers whose buckets have filled up again (they are as if never seen): one address a
+        request must not cost memory for ever."""
+        self._buckets = {c: b for c, b in self._buckets.items() if self._tokens(c, now) < self.burst}
+        self._prune_at = max(self.PRUNE_AT, 2 * len(self._buckets))

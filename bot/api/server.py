@@ -33,7 +33,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ from bot.api.connections import (
     follow_requests,
     read_body,
 )
-from bot.api.fairness import FairScheduler, cost
+from bot.api.fairness import FairScheduler, RateLimiter, cost
 from bot.api.metrics import Metrics
 from bot.api.perspective import (
     COMMENT_MAX_BYTES,
@@ -62,7 +62,7 @@ from bot.api.perspective import (
 )
 from bot.decision import Decision, Scores
 from bot.labels import LABELS
-from bot.model.language import Detected, LanguageIdentifier
+from bot.model.language import LanguageIdentifier
 from bot.model.registry import list_models
 from bot.moderation.guild_config import GuildConfig
 from bot.moderation.pipeline import Moderation
@@ -83,51 +83,6 @@ MAX_DIGITS = 40  # a JSON integer longer than this is no id /v1/score reads (and
 DATABASE_RETRY_S = 5  # Retry-After when the bot's database cannot be read
 CLIENT_GONE = 499  # what /metrics counts a request whose client left before it was read as (nginx's convention)
 TOO_LONG = object()  # stands for a JSON integer too long to read (`_bounded_int`)
-
-
-class RateLimiter:
-    """A token bucket per caller: `rate` requests a second on average, `burst` at once."""
-
-    PRUNE_AT = 10_000  # callers remembered before the full buckets (callers quiet long enough) are dropped
-
-    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate, self.burst, self.clock = rate, burst, clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # caller -> (tokens, when counted)
-        self._prune_at = self.PRUNE_AT
-
-    def take(self, caller: str) -> float:
-        """Spend one of `caller`'s requests: 0.0 when it may go ahead, else the seconds until it may."""
-        now = self.clock()
-        tokens = self._tokens(caller, now)
-        if tokens < 1.0:
-            self._buckets[caller] = (tokens, now)
-            return (1.0 - tokens) / self.rate
-        self._buckets[caller] = (tokens - 1.0, now)
-        if len(self._buckets) > self._prune_at:
-            self._prune(now)
-        return 0.0
-
-    def charge(self, caller: str, tokens: float) -> None:
-        """Spend `tokens` more of `caller`'s, into debt if need be: what a request costs beyond the token it
-        paid to get in. Its next requests wait until the debt is paid back."""
-        if tokens > 0:
-            now = self.clock()
-            self._buckets[caller] = (self._tokens(caller, now) - tokens, now)
-
-    def wait(self, caller: str) -> float:
-        """Seconds until `caller` may make a request (0.0: now), spending nothing."""
-        tokens = self._tokens(caller, self.clock())
-        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
-
-    def _tokens(self, caller: str, now: float) -> float:
-        tokens, then = self._buckets.get(caller, (float(self.burst), now))
-        return min(float(self.burst), tokens + (now - then) * self.rate)
-
-    def _prune(self, now: float) -> None:
-        """Forget the callers whose buckets have filled up again (they are as if never seen): one address a
-        request must not cost memory for ever."""
-        self._buckets = {c: b for c, b in self._buckets.items() if self._tokens(c, now) < self.burst}
-        self._prune_at = max(self.PRUNE_AT, 2 * len(self._buckets))
 
 
 class Models:
@@ -437,7 +392,7 @@ async def _analyze(request: web.Request) -> web.Response:
                else parse_analyze(raw, supported))
     detected = [language_code(code) for code in analyze.languages]
     if not detected:  # the client left it to us: a language the model does not read is refused as Perspective does
-        found = await _identify([analyze.text], supported)
+        found = await _LANGUAGES.identify_off_loop([analyze.text], [supported])
         detected = [found[0].language]
         if detected[0] not in supported and analyze.attributes and not analyze.drop_unsupported:
             raise ApiError.language_not_supported(next(iter(analyze.attributes)), detected, detected=True)
@@ -457,13 +412,6 @@ async def _analyze(request: web.Request) -> web.Response:
 
 def _without_scores(analyze: AnalyzeRequest, detected: list[str]) -> dict[str, Any]:
     return analyze_response(dataclasses.replace(analyze, attributes={}), {}, None, detected)
-
-
-async def _identify(texts: list[str], fallback: Sequence[str]) -> list[Detected]:
-    """Languages of the texts, off the event loop when there are many (about 0.2 ms a text)."""
-    if len(texts) <= 4 and sum(map(len, texts)) <= 4_000 and _LANGUAGES.loaded:
-        return _LANGUAGES.identify_many(texts, fallback)
-    return await asyncio.to_thread(_LANGUAGES.identify_many, texts, fallback)
 
 
 async def _scored(request: web.Request, worker: ScoringWorker, texts: list[str]) -> list[Scores]:
@@ -509,7 +457,7 @@ async def _score(request: web.Request) -> web.Response:
     async with service.models.use(model) as worker:
         policy = await service.policy(worker, guild_id)
         languages = worker.model.info.languages
-        detected = await _identify(texts, languages)
+        detected = await _LANGUAGES.identify_off_loop(texts, [languages] * len(texts))
         read = [i for i, d in enumerate(detected) if d.language in languages]  # never score another as English
         scores = await _scored(request, worker, [texts[i] for i in read])
         version = worker.model.version

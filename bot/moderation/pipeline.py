@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.decision import Decision, Scores
 from bot.model.classifier import load_model
-from bot.model.language import Detected, LanguageIdentifier
+from bot.model.language import LanguageIdentifier
 from bot.model.registry import resolve_model_dir
 from bot.moderation.guild_config import GuildConfig, load_guild_config
 from bot.moderation.languages import moderated_languages, reads, unread_decision
@@ -210,8 +210,9 @@ class Moderation:
             configs[config.guild_id] = config
         for guild_id in {item.ref.guild_id for item in items} - set(configs):
             configs[guild_id] = await self.guild_config(guild_id) if guild_id is not None else None
-        detected = await self.identify(items, configs)
         languages = self.scorer.model.info.languages
+        fallbacks = [moderated_languages(configs[item.ref.guild_id], languages) for item in items]
+        detected = await self.languages.identify_off_loop([item.text for item in items], fallbacks)
         read = [i for i, (item, d) in enumerate(zip(items, detected, strict=True))
                 if reads(d, configs[item.ref.guild_id], languages)]
         scores: dict[int, Scores] = {}
@@ -227,18 +228,6 @@ class Moderation:
         return [dataclasses.replace(policies[item.ref.guild_id].decide(scores[i]), language=d.language)
                 if i in scores else unread_decision(d, configs[item.ref.guild_id], self.scorer.model.version)
                 for i, (item, d) in enumerate(zip(items, detected, strict=True))]
-
-    async def identify(self, items: Sequence[Incoming],
-                       configs: dict[int | None, GuildConfig | None]) -> list[Detected]:
-        """Each item's language; off the event loop for a long list (about 0.2 ms a message) and while the
-        detector's model is still to be built (the first message)."""
-        languages = self.scorer.model.info.languages
-
-        def run() -> list[Detected]:
-            return [self.languages.identify(item.text, moderated_languages(configs[item.ref.guild_id], languages))
-                    for item in items]
-
-        return run() if len(items) <= 4 and self.languages.loaded else await asyncio.to_thread(run)
 
     async def moderate(self, items: Sequence[Incoming], config: GuildConfig | None = None,
                        progress: Callable[[int], None] | None = None) -> list[Outcome]:
