@@ -28,10 +28,12 @@ demo: setup
 serve: setup
 	$(TOXMOD) serve
 
+# The size check keeps modules under 400 lines and functions under 60 (tools/check_sizes.py says how).
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
+	$(PY) tools/check_sizes.py
 
 # Every database test runs on SQLite and on a real PostgreSQL the tests start themselves (.ci/install-postgres);
 # the playground is tested in Debian's headless Chromium (.ci/install-chromium).

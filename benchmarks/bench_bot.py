@@ -49,7 +49,7 @@ class LagProbe:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> dict[str, float]:
-        assert self._task is not None
+        assert self._task is not None  # noqa: S101 - narrows for mypy: stop() follows start()
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         if self.late_ms and min(self.late_ms) < -0.5:
@@ -95,7 +95,7 @@ class Chat:
     async def rows(self) -> int:
         from sqlalchemy import func, select
 
-        from bot.storage.models import ScoredMessage
+        from bot.storage.tables import ScoredMessage
 
         count = await self.bot.db.read(lambda s: s.scalar(select(func.count()).select_from(ScoredMessage)))
         return int(count or 0)

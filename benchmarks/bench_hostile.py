@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench_scoring import chat_messages  # noqa: E402
 
-from bot.model.classifier import ToxicityModel  # noqa: E402
-from bot.model.registry import resolve_model_dir  # noqa: E402
+from bot.scoring.classifier import ToxicityModel  # noqa: E402
+from bot.scoring.registry import resolve_model_dir  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 _RNG = random.Random(0)

@@ -45,8 +45,8 @@ from benchkit import ROOT, Output, competing_load, package_version, run_json, wa
 LAUNCH_ENV = dict(os.environ)
 sys.path.insert(0, str(ROOT))
 
-from bot.model.registry import resolve_model_dir  # noqa: E402
-from bot.model.tuning import cores, cpu_name, thread_options  # noqa: E402
+from bot.scoring.registry import resolve_model_dir  # noqa: E402
+from bot.scoring.tuning import cores, cpu_name, thread_options  # noqa: E402
 from bot.settings import ENGINE_NAMES, Settings  # noqa: E402
 
 HERE = Path(__file__).resolve().parent

@@ -59,7 +59,7 @@ from benchkit import ROOT, Output, latency_figures, package_version
 LAUNCH_ENV = dict(os.environ)
 sys.path.insert(0, str(ROOT))
 
-from bot.model.tuning import cores, cpu_name  # noqa: E402
+from bot.scoring.tuning import cores, cpu_name  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 if TYPE_CHECKING:

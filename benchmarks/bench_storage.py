@@ -44,7 +44,7 @@ from benchkit import ROOT, Output, answer, latency_figures, package_version
 
 sys.path.insert(0, str(ROOT))
 
-from bot.storage.database import upgrade
+from bot.storage.schema import upgrade
 
 # messages per process: batched, and one per transaction (slow by design: see the module docstring)
 FULL = {"messages": 4000, "sync_messages": 300, "processes": 4}
@@ -68,7 +68,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     from bot.labels import LABELS
     from bot.moderation.policy import Policy
     from bot.storage.database import Database
-    from bot.storage.repository import MessageRef, record_score
+    from bot.storage.messages import MessageRef, record_score
 
     policy = Policy(dict.fromkeys(LABELS, 0.5))
     flagged = policy.decide(Scores((0.9, 0.0, 0.7, 0.0, 0.6, 0.0), "bench", 5.0))

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from benchkit import ROOT, answer, competing_load, latency_figures, read_texts
 
 if TYPE_CHECKING:
-    from bot.model.classifier import ToxicityModel
     from bot.moderation.worker import ScoringWorker
+    from bot.scoring.classifier import ToxicityModel
     from bot.settings import Settings
 
 WARMUP = 256  # messages scored before timing, so every batch shape has been seen once
@@ -35,7 +35,7 @@ def toxmod(spec: dict[str, Any]) -> dict[str, Any]:
     """A sustained burst (idle and loaded) through ScoringWorker with the cache off; optionally one message
     at a time at low load, and the repeat cache on the chat stream."""
     sys.path.insert(0, str(ROOT))
-    from bot.model.classifier import load_model
+    from bot.scoring.classifier import load_model
     from bot.settings import Settings
 
     settings = Settings(models_dir=Path(spec["models_dir"]), score_engine=spec["engine"],

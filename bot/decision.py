@@ -20,6 +20,7 @@ class Scores:
     latency_ms: float
 
     def as_dict(self) -> dict[str, float]:
+        """The scores by label name."""
         return dict(zip(LABELS, self.values, strict=True))
 
 
@@ -40,6 +41,7 @@ class Decision:
 
     @classmethod
     def unread(cls, language: str, model_version: str, review: bool) -> Decision:
+        """The decision for a message in a language the model does not read: not scored, sent to review or not."""
         return cls({}, [], review, (), model_version, 0.0, language, read=False)
 
     def to_json(self, text: str) -> dict:

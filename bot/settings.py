@@ -25,7 +25,7 @@ from dotenv import load_dotenv
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-# the forward-pass engines a model folder can feed (bot/model/engines.py); named here so a bad
+# the forward-pass engines a model folder can feed (bot/scoring/engines.py); named here so a bad
 # SCORE_ENGINE is refused with the other settings, before anything loads
 ENGINE_NAMES = ("torch-fp32", "torch-bf16", "onnx-fp32", "onnx-int8")
 
@@ -34,19 +34,34 @@ class SettingsError(ValueError):
     """A setting has a value toxmod cannot use; the message names the variable."""
 
 
+def check_engine(name: str | None, *, named: str = "SCORE_ENGINE") -> None:
+    """Refuse an engine name that is not one of ENGINE_NAMES (None pins none: the fastest measured serves).
+
+    The one check of an engine name, for the setting and for `ToxicityModel(engine=...)` alike; `named` is
+    what the message calls the value.
+    """
+    if name is not None and name not in ENGINE_NAMES:
+        raise SettingsError(f"{named} must be one of {', '.join(ENGINE_NAMES)} or empty, got {name!r}")
+
+
 def _setting(default: Any, *, minimum: float | None = None, maximum: float | None = None) -> Any:
     return dataclasses.field(default=default, metadata={"min": minimum, "max": maximum})
 
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting toxmod reads, from the environment and .env (see .env.example); checked as loaded."""
+
     discord_token: str = ""
     dev_guild_id: int | None = None
     database_url: str = "sqlite:///toxmod.db"
     models_dir: Path = PROJECT_ROOT / "models"
     model_dir: Path | None = None  # None: the model that models/current names
+    # the model for languages the main one does not read; None: the one `models/multilingual` names, if any
+    multilingual_model_dir: Path | None = None
+    multilingual: bool = True  # false: read only what the main model reads (saves its memory)
     data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"
-    score_engine: str | None = None  # None: the fastest engine measured on this machine (bot/model/tuning.py)
+    score_engine: str | None = None  # None: the fastest engine measured on this machine (bot/scoring/tuning.py)
     score_threads: int | None = _setting(None, minimum=1)
     score_batch_max: int = _setting(64, minimum=1)
     score_batch_wait_ms: float = _setting(2.0, minimum=0)
@@ -123,9 +138,7 @@ class Settings:
         self.trusted_proxies  # noqa: B018 -- validates API_TRUSTED_PROXIES
         if self.api_public_url and not self.api_public_url.startswith(("http://", "https://")):
             raise SettingsError(f"API_PUBLIC_URL must start with http:// or https://, got {self.api_public_url!r}")
-        if self.score_engine is not None and self.score_engine not in ENGINE_NAMES:
-            raise SettingsError(f"SCORE_ENGINE must be one of {', '.join(ENGINE_NAMES)} or empty, "
-                                f"got {self.score_engine!r}")
+        check_engine(self.score_engine)
         if self.log_level.upper() not in LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
 
@@ -177,6 +190,7 @@ class Settings:
 
     @property
     def owners(self) -> frozenset[int]:
+        """The OWNER_IDS setting as Discord user ids (empty: the application's owner decides)."""
         return frozenset(int(part) for part in self.owner_ids.split(",") if part.strip())
 
     @classmethod
@@ -227,6 +241,7 @@ def with_postgres_driver(url: str) -> str:
 
 
 def hash_api_key(key: str) -> str:
+    """The digest of an API key as API_KEYS stores it (sha256, hex), so the keys themselves are never kept."""
     # surrogatepass: a header that is not UTF-8 arrives with its bytes as surrogates; such a key is then compared
     # like any other instead of failing to encode
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()

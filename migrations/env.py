@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool, text
 
 from bot.settings import Settings
-from bot.storage.models import Base
+from bot.storage.tables import Base
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

@@ -27,7 +27,7 @@ def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory: pytest.TempPathFactory, tiny_base: Path) -> Path:
     """A models/ directory holding `tiny-v1` (trained), with `current` naming it."""
-    from bot.model.registry import set_current
+    from bot.scoring.registry import set_current
 
     root = tmp_path_factory.mktemp("models")
     train_tiny(tiny_base, root, "tiny-v1", tmp_path_factory.mktemp("train-tiny"))

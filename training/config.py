@@ -63,6 +63,9 @@ class TrainConfig:
         "help": "how much more often a mined hard negative is drawn within its source", "minimum": 0})
     freeze_embeddings: bool = field(default=True, metadata={
         "help": "keep the word embeddings fixed during fine-tuning"})
+    freeze_layers: int = field(default=0, metadata={
+        "help": "lowest encoder layers kept fixed: a step of a deep base costs less, its lower layers' "
+                "multilingual features stay as they were", "minimum": 0})
     seed: int = field(default=13, metadata={"help": "seed of the data plan and of the weight initialisation"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, cuda:N"})
     bf16: bool | None = field(default=None, metadata={
@@ -94,6 +97,7 @@ class TrainConfig:
         return cls(**out)
 
     def to_json(self) -> dict:
+        """The configuration as JSON values (paths as strings), for metadata.json and checkpoints."""
         return {k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if k in ("extra_csv", "feedback") else v)
                 for k, v in dataclasses.asdict(self).items()}
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 import pandas as pd
 
 from bot.labels import LABELS
-from bot.model.normalize import match_key
+from bot.scoring.normalize import match_key
 from training.sources._common import CLEAN, NOT_BACKGROUND
 
 SOURCE = "counterfactual"
@@ -148,6 +148,8 @@ def _cased(replacement: str, original: str) -> str:
 
 
 def group_swap(text: str, rng: random.Random) -> str | None:
+    """The `group_swap` rule: the first group, country, city or food named, swapped for another of its kind; None when
+    none is named."""
     for kind, pattern in _TERM_PATTERNS.items():
         match = pattern.search(text)
         if match is None:
@@ -159,6 +161,7 @@ def group_swap(text: str, rng: random.Random) -> str | None:
 
 
 def group_subject(text: str, rng: random.Random) -> str | None:
+    """The `group_subject` rule: "people" replaced by a group; None without "people"."""
     match = _PEOPLE.search(text)
     if match is None:
         return None
@@ -166,6 +169,7 @@ def group_subject(text: str, rng: random.Random) -> str | None:
 
 
 def your_noun(text: str, rng: random.Random) -> str | None:
+    """The `your_noun` rule: "the / my / ... <everyday noun>" made "your <noun>"; None without one."""
     match = _THE_NOUN.search(text)
     if match is None:
         return None
@@ -174,6 +178,8 @@ def your_noun(text: str, rng: random.Random) -> str | None:
 
 
 def place_swap(text: str, rng: random.Random) -> str | None:
+    """The `place_swap` rule: a place after "in / to / from ..." swapped for one elsewhere in the world; None without
+    one."""
     match = _PLACE.search(text)
     if match is None or match.group(2).split()[0] in _NOT_PLACES:
         return None
@@ -181,6 +187,8 @@ def place_swap(text: str, rng: random.Random) -> str | None:
 
 
 def idiom_verb(text: str, rng: random.Random) -> str | None:
+    """The `idiom_verb` rule: the verb of "I'm going to <verb> the <thing>" made a violent one; None without such a
+    plan."""
     match = _PLAN.search(text)
     if match is None or match.group(2).lower() in IDIOM_VERBS:
         return None
@@ -201,6 +209,7 @@ def negated(text: str, rng: random.Random) -> str | None:
 
 
 def quoted(text: str, rng: random.Random) -> str | None:
+    """The `quoted` rule: a harmful text quoted in a sentence that condemns or reports it."""
     return rng.choice(QUOTE_FRAMES).format(s=text.strip().strip('"'))
 
 
@@ -218,7 +227,7 @@ def generate(train: pd.DataFrame, seed: int = 13, per_rule: int = 2000) -> pd.Da
 
     Rows whose normalised text is already in ``train`` are dropped: the corpora's own label wins.
     """
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - a seeded sample, reproducible by design; nothing secret
     texts, sources = train["text"].astype(str), train["source"].astype(str)
     clean = (train[list(LABELS)].fillna(0.0) == 0.0).all(axis=1) & sources.str.split(":").str[0].isin(CLEAN_BASES)
     benign = [t for t in texts[clean] if _short(t) and not _JUDGING.search(t) and not NOT_BACKGROUND.search(t)]
@@ -239,9 +248,8 @@ def generate(train: pd.DataFrame, seed: int = 13, per_rule: int = 2000) -> pd.Da
         if key and key not in seen and key not in keys:
             keys.add(key)
             kept.append((name, text))
-    frame = pd.DataFrame([{"text": t, "source": SOURCE, **CLEAN, "rule": r} for r, t in kept],
-                         columns=["text", "source", *LABELS, "rule"])
-    return frame
+    return pd.DataFrame([{"text": t, "source": SOURCE, **CLEAN, "rule": r} for r, t in kept],
+                        columns=["text", "source", *LABELS, "rule"])
 
 
 def _applied(rule: Callable[[str, random.Random], str | None], texts: list[str], rng: random.Random,

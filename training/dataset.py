@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bot.labels import LABELS
-from bot.model.normalize import match_key
+from bot.scoring.normalize import match_key
 from training import counterfactual
 from training.config import TrainConfig
 from training.sources import SOURCES, file_sha256, load_jigsaw_csv, load_sources
@@ -35,7 +35,7 @@ def dedupe(df: pd.DataFrame, normalize: Callable[[str], str]) -> pd.DataFrame:
 
     Within a source a label is 1 when at least half of the rows that know it say 1, else 0; NaN if none
     know it. For two copies that is the same as taking the max, but a chat line repeated thousands of
-    times ("gg" appears 3,342 times in GameTox) is not turned toxic by one stray annotation.
+    times ("gg" appears thousands of times in GameTox) is not turned toxic by one stray annotation.
 
     Across sources (corpora share posts: Social Bias Frames re-annotates Stormfront and Gab) each source
     then has one vote per label, the row keeps the first source's name and text, and every label any of
@@ -57,7 +57,7 @@ def _merge(keyed: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 def _bucket(text: str, normalize: Callable[[str], str]) -> int:
-    return int(hashlib.sha1(normalize(text).encode("utf-8")).hexdigest(), 16) % 100
+    return int(hashlib.sha1(normalize(text).encode("utf-8"), usedforsecurity=False).hexdigest(), 16) % 100
 
 
 def split(
@@ -135,6 +135,8 @@ class Prepared:
 
 
 def prepare_data(cfg: TrainConfig) -> Prepared:
+    """The corpora a run names (and any extra CSV and feedback), deduplicated and split into train and validation, with
+    where each came from."""
     frames, provenance = [], []
     if cfg.data_dir is not None:
         names = cfg.sources or list(SOURCES)

@@ -28,6 +28,7 @@ class EarlyStopping:
 
     @property
     def should_stop(self) -> bool:
+        """Whether `patience` evaluations in a row brought no gain."""
         return self.stale >= self.patience
 
     def update(self, score: float, step: int, model: torch.nn.Module) -> bool:
@@ -40,9 +41,11 @@ class EarlyStopping:
         return False
 
     def state(self) -> dict:
+        """What a checkpoint stores of it, best weights included."""
         return {"best": self.best, "best_step": self.best_step, "stale": self.stale,
                 "best_weights": self.best_weights}
 
     def load(self, state: dict) -> None:
+        """Restore the state `state()` returned, on resuming from a checkpoint."""
         self.best, self.best_step, self.stale = state["best"], state["best_step"], state["stale"]
         self.best_weights = state["best_weights"]

@@ -16,10 +16,11 @@ import pandas as pd
 from tqdm import tqdm
 
 from bot.labels import LABELS, SPECIFIC_LABELS, shown_order
-from bot.model.classifier import ToxicityModel
-from bot.model.metrics import average_precision, roc_auc, threshold_for_precision
+from bot.scoring.classifier import ToxicityModel
+from bot.scoring.ranking import average_precision, roc_auc, threshold_for_precision
 from training.config import EvalSettings
 from training.obfuscate import TRICKS, obfuscate
+from training.sources import REGISTRY, language_of
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +28,20 @@ log = logging.getLogger(__name__)
 # each (never trained or calibrated on) measures it.
 BACKGROUND_SOURCES = ("ubuntu_irc", "topical_chat")
 MAX_THRESHOLD = 0.99
+# Share of a language's clean validation posts its own thresholds may flag. The non-English corpora are
+# tweets and forum posts sampled to be a fifth to a half abusive, so a precision target there would be set
+# by each corpus's sampling; the clean rows' flag rate does not depend on it.
+LANGUAGE_CLEAN_BUDGET = 0.02
+
+
+def _language(source: str) -> str:
+    """A validation row's language: its corpus's, English for moderators' feedback and extra CSVs."""
+    return language_of(source) if source in REGISTRY else "en"
+
 
 
 def predict(model: ToxicityModel, texts: list[str], batch_size: int, desc: str, progress: bool) -> np.ndarray:
+    """The model's probabilities (rows, labels) for `texts`, in batches, with a progress bar named `desc`."""
     out = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
     for start in tqdm(range(0, len(texts), batch_size), desc=desc, disable=not progress, unit="batch"):
         out[start : start + batch_size] = model.predict(texts[start : start + batch_size])
@@ -125,6 +137,7 @@ def fit_background_budget(
 
 
 def flagged(probs: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
+    """For each row, whether any label reaches its threshold."""
     return np.asarray((probs >= np.array([thresholds[lb] for lb in LABELS])).any(axis=1))
 
 
@@ -139,7 +152,7 @@ def obfuscation_check(
     the average.
     """
     toxic = np.flatnonzero((val["toxic"] == 1).to_numpy())
-    picked = sorted(toxic, key=lambda i: hashlib.sha1(val["text"].iat[i].encode()).hexdigest())[
+    picked = sorted(toxic, key=lambda i: hashlib.sha1(val["text"].iat[i].encode(), usedforsecurity=False).hexdigest())[
         : cfg.obfuscation_rows
     ]
     if not picked:
@@ -147,7 +160,8 @@ def obfuscation_check(
     clean_flags = flagged(probs[picked], thresholds)
 
     def flag_rate(tricks: tuple[str, ...] | None, desc: str) -> float:
-        texts = [obfuscate(val["text"].iat[i], random.Random(int(i)), word_share=0.6, tricks=tricks) for i in picked]
+        texts = [obfuscate(val["text"].iat[i], random.Random(int(i)), word_share=0.6, tricks=tricks)  # noqa: S311 - seeded
+                 for i in picked]
         return float(flagged(predict(model, texts, cfg.batch_size, desc, progress), thresholds).mean())
 
     mixed = flag_rate(None, "obfuscated")
@@ -211,12 +225,15 @@ def evaluate(
     cfg: EvalSettings,
     progress: bool = True,
     thresholds: dict[str, float] | None = None,
+    language_thresholds: dict[str, dict[str, float]] | None = None,
 ) -> dict:
-    """The full report: thresholds, per-label and per-source metrics, background flag rate, robustness.
+    """The full report: thresholds, per-label, per-source and per-language metrics, background flag rate,
+    robustness.
 
     Thresholds are calibrated on this validation split unless given (to measure a model as it ships).
     """
     probs = predict(model, val["text"].tolist(), cfg.batch_size, "validation", progress)
+    calibrating = thresholds is None
     if thresholds is None:
         background = {s: probs[(val["source"] == s).to_numpy()] for s in BACKGROUND_SOURCES}
         thresholds, calibration = calibrate(val, probs, background, cfg)
@@ -224,6 +241,38 @@ def evaluate(
         calibration = threshold_detail(val, probs, thresholds, precision_thresholds(val, probs, cfg))
         for detail in calibration.values():
             detail["raised_for_background"] = None
+    if language_thresholds is None:  # calibrated with the shared thresholds, or none shipped
+        language_thresholds = calibrate_languages(val, probs, thresholds) if calibrating else {}
+    jigsaw = (val["source"] == "jigsaw").to_numpy()
+    jigsaw_metrics = label_metrics(val[jigsaw], probs[jigsaw]) if jigsaw.any() else {}
+    jig_aucs = [m["roc_auc"] for m in jigsaw_metrics.values() if m["roc_auc"] is not None]
+    bg_flags = {source: flagged(predict(model, texts, cfg.batch_size, f"background {source}", progress), thresholds)
+                for source, texts in heldout_background.items()}
+    pooled = np.concatenate(list(bg_flags.values())) if bg_flags else np.zeros(0, dtype=bool)
+    return {
+        "thresholds": thresholds,
+        "language_thresholds": language_thresholds,
+        "target_precision": cfg.target_precision,
+        "label_precision": dict(cfg.label_precision),
+        "calibration": calibration,
+        "labels": label_metrics(val, probs),
+        "jigsaw_labels": jigsaw_metrics,
+        "jigsaw_mean_roc_auc": _round(float(np.mean(jig_aucs)) if jig_aucs else None),
+        "sources": source_metrics(val, probs, thresholds),
+        "background_heldout": {
+            "rows": len(pooled),
+            "flag_rate": _round(float(pooled.mean()) if len(pooled) else None),
+            "by_source": {source: {"rows": len(f), "flag_rate": _round(float(f.mean()) if len(f) else None)}
+                          for source, f in bg_flags.items()},
+        },
+        "languages": language_metrics(val, probs, thresholds, language_thresholds),
+        "label_fidelity": label_fidelity(val, probs, thresholds),
+        "obfuscation": obfuscation_check(model, val, probs, thresholds, cfg, progress),
+    }
+
+
+def source_metrics(val: pd.DataFrame, probs: np.ndarray, thresholds: dict[str, float]) -> dict[str, dict]:
+    """Per source: its rows, its toxic rows, how well `toxic` ranks them, and how often it is flagged."""
     per_source = {}
     for source, idx in val.groupby("source").indices.items():
         sub = val.iloc[idx]
@@ -234,30 +283,47 @@ def evaluate(
             "toxic_roc_auc": _round(roc_auc(sub["toxic"].to_numpy()[known] == 1, probs[idx][known, 0])),
             "flag_rate": _round(float(flagged(probs[idx], thresholds).mean())),
         }
-    jigsaw = (val["source"] == "jigsaw").to_numpy()
-    jigsaw_metrics = label_metrics(val[jigsaw], probs[jigsaw]) if jigsaw.any() else {}
-    jig_aucs = [m["roc_auc"] for m in jigsaw_metrics.values() if m["roc_auc"] is not None]
-    bg_flags = {source: flagged(predict(model, texts, cfg.batch_size, f"background {source}", progress), thresholds)
-                for source, texts in heldout_background.items()}
-    pooled = np.concatenate(list(bg_flags.values())) if bg_flags else np.zeros(0, dtype=bool)
-    return {
-        "thresholds": thresholds,
-        "target_precision": cfg.target_precision,
-        "label_precision": dict(cfg.label_precision),
-        "calibration": calibration,
-        "labels": label_metrics(val, probs),
-        "jigsaw_labels": jigsaw_metrics,
-        "jigsaw_mean_roc_auc": _round(float(np.mean(jig_aucs)) if jig_aucs else None),
-        "sources": per_source,
-        "background_heldout": {
-            "rows": len(pooled),
-            "flag_rate": _round(float(pooled.mean()) if len(pooled) else None),
-            "by_source": {source: {"rows": len(f), "flag_rate": _round(float(f.mean()) if len(f) else None)}
-                          for source, f in bg_flags.items()},
-        },
-        "label_fidelity": label_fidelity(val, probs, thresholds),
-        "obfuscation": obfuscation_check(model, val, probs, thresholds, cfg, progress),
-    }
+    return per_source
+
+
+def calibrate_languages(val: pd.DataFrame, probs: np.ndarray,
+                        thresholds: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    """Each non-English language's own `toxic` threshold: never below the shared one, and raised until its
+    clean validation posts are flagged at most LANGUAGE_CLEAN_BUDGET of the time. Only `toxic` is annotated
+    in every language; the other labels keep the shared thresholds."""
+    toxic = LABELS.index("toxic")
+    languages = val["source"].map(_language).to_numpy()
+    out: dict[str, dict[str, float]] = {}
+    for language in sorted(set(languages) - {"en"}):
+        rows = languages == language
+        clean = probs[rows & (val["toxic"] == 0).to_numpy(), toxic]
+        if len(clean) < 50:  # too few clean posts to set a line on: the shared one holds
+            continue
+        line = float(np.quantile(clean, 1 - LANGUAGE_CLEAN_BUDGET)) + 1e-6
+        out[language] = {"toxic": round(min(MAX_THRESHOLD, max(thresholds["toxic"], line)), 4)}
+    return out
+
+
+def language_metrics(val: pd.DataFrame, probs: np.ndarray, thresholds: Mapping[str, float],
+                     language_thresholds: Mapping[str, Mapping[str, float]]) -> dict[str, dict]:
+    """Per language: toxic-vs-clean ROC-AUC over its rows, and with its own thresholds the share of its
+    toxic posts flagged (recall) and of its clean posts flagged."""
+    languages = val["source"].map(_language).to_numpy()
+    out: dict[str, dict] = {}
+    for language in sorted(set(languages)):
+        rows = languages == language
+        known = rows & val["toxic"].notna().to_numpy()
+        y = (val["toxic"].to_numpy()[known] == 1)
+        lines = {**thresholds, **language_thresholds.get(language, {})}
+        hit = flagged(probs[known], lines)
+        out[language] = {
+            "rows": int(known.sum()),
+            "toxic": int(y.sum()),
+            "toxic_roc_auc": _round(roc_auc(y, probs[known, LABELS.index("toxic")])),
+            "toxic_flagged": _round(float(hit[y].mean()) if y.any() else None),
+            "clean_flagged": _round(float(hit[~y].mean()) if (~y).any() else None),
+        }
+    return out
 
 
 def format_report(report: dict) -> str:
@@ -282,6 +348,13 @@ def format_report(report: dict) -> str:
             f"  {source:<12} ROC-AUC {_fmt(m['toxic_roc_auc'])}  rows {m['rows']:>6}  toxic {m['toxic']:>5}"
             f"  flagged {_pct(m['flag_rate'])}"
         )
+    if report.get("languages"):
+        lines.append("per language (toxic vs clean, with the language's own thresholds):")
+        for language, m in report["languages"].items():
+            lines.append(
+                f"  {language:<4} ROC-AUC {_fmt(m['toxic_roc_auc'])}  rows {m['rows']:>6}  toxic {m['toxic']:>5}"
+                f"  toxic flagged {_pct(m['toxic_flagged'])}  clean flagged {_pct(m['clean_flagged'])}"
+            )
     bg = report["background_heldout"]
     lines.append(f"held-out background chat flagged: {_pct(bg['flag_rate'])} of {bg['rows']} messages")
     for source, m in bg.get("by_source", {}).items():

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from bot.labels import LABELS
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedModel
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +22,10 @@ A multilabel toxicity classifier for Discord chat, fine-tuned by toxmod from {ba
 labels ({labels}). It is the model the toxmod bot and `toxmod score` load by default.
 
 ## Intended use
-Scoring chat messages in English-speaking Discord servers so that human moderators see likely violations.
+Scoring chat messages in {audience} so that human moderators see likely violations.
 It ranks and flags; it does not decide. Every flag goes to a moderator, whose verdict feeds retraining.
 Not for automated punishment without review, not for other languages, not for profiling people.
+{language_note}
 
 ## Training data and licences
 {sources}
@@ -71,7 +72,7 @@ threat, identity_hate, insult, obscene (a message annotated insult and obscene i
   ConvAbuse alone (about 210 positives) and its figures rest on small support.
 - Outside Jigsaw and Toxic Spans, `obscene` and `insult` are rarely annotated, so they are learned mostly
   from Wikipedia and news comments, not chat.
-- English only: toxmod identifies each message's language first and does not score other languages.
+- Reads {language_names} only: toxmod identifies each message's language first and scores none other with it.
 - Corpora disagree on short gaming slang: CONDA calls "ez" gloating toxic (its implicit class, dropped
   from training for that reason), GameTox calls it clean.
 - Thresholds were chosen for a target precision on this validation split; a server with different norms
@@ -110,10 +111,43 @@ SOURCE_CREDITS = {
     "contrast": ("hand-written chat contrast set, training/contrast/chat_contrast.csv in the toxmod repository",
                  "MIT, as the repository"),
     "feedback": ("verdicts of this server's moderators (toxmod feedback export)", "the server's own data"),
+    "germeval2018": ("Wiegand et al., Overview of the GermEval 2018 Shared Task on the Identification of Offensive "
+                     "Language (German tweets)", "CC-BY 4.0"),
+    "told_br": ("Leite et al., Toxic Language Detection in Social Media for Brazilian Portuguese (ToLD-Br), "
+                "AACL 2020", "CC-BY-SA 4.0"),
+    "cold": ("Deng et al., COLD: A Benchmark for Chinese Offensive Language Detection, EMNLP 2022", "Apache-2.0"),
+    "ban_pl": ("Kołos et al., BAN-PL: a Novel Polish Dataset of Banned Harmful and Offensive Content from Wykop.pl, "
+               "LREC-COLING 2024 (with HATE-WAR-PL)", "CC-BY 4.0; the authors ask for research use and no "
+               "operational use without filtering and human oversight (toxmod only shows scores to moderators)"),
+    "korean_hate": ("Moon et al., BEEP! Korean Corpus of Online News Comments for Toxic Speech Detection, "
+                    "SocialNLP 2020", "CC-BY-SA 4.0"),
+    "mlma_fr": ("Ousidhoum et al., Multilingual and Multi-Aspect Hate Speech Analysis (MLMA, French), EMNLP 2019",
+                "MIT"),
+    "mlma_ar": ("Ousidhoum et al., Multilingual and Multi-Aspect Hate Speech Analysis (MLMA, Arabic), EMNLP 2019",
+                "MIT"),
+    "offenseval_tr": ("Çöltekin, A Corpus of Turkish Offensive Language on Social Media (OffensEval 2020)",
+                      "not stated in the mirror; research shared task data"),
+    "offenseval_ar": ("Mubarak et al., Arabic Offensive Language on Twitter (OffensEval 2020)",
+                      "not stated in the mirror; research shared task data"),
+    "russe_detox": ("Dementieva et al., RUSSE-2022: Russian text detoxification (RuParaDetox)",
+                    "not stated in the repository"),
+    "japanese_toxic": ("Inspection AI, Japanese toxic dataset (2022)", "Apache-2.0"),
+    "id_abusive": ("Ibrohim & Budi, Multi-label Hate Speech and Abusive Language Detection in Indonesian Twitter, "
+                   "ALW 2019", "CC-BY-NC-SA 4.0 (non-commercial)"),
 }
 
+LANGUAGE_NAMES = {"ar": "Arabic", "de": "German", "en": "English", "es": "Spanish", "fr": "French",
+                  "id": "Indonesian", "ja": "Japanese", "ko": "Korean", "pl": "Polish", "pt": "Portuguese",
+                  "ru": "Russian", "tr": "Turkish", "zh": "Chinese"}
 
-def save_model_dir(model: PreTrainedModel, tokenizer, out_dir: Path) -> None:
+
+def language_names(codes: list[str]) -> str:
+    """"German, French and Polish" for ["de", "fr", "pl"]."""
+    names = [LANGUAGE_NAMES.get(code, code) for code in codes]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def save_model_dir(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out_dir: Path) -> None:
     """Weights in fp16 safetensors (half the size, no loss that matters for scoring) and the tokenizer."""
     out_dir.mkdir(parents=True, exist_ok=True)
     # transformers decorates `to` with functools.wraps(torch.nn.Module.to), which types it as the unbound method
@@ -126,11 +160,13 @@ def save_model_dir(model: PreTrainedModel, tokenizer, out_dir: Path) -> None:
 
 
 def write_metadata(out_dir: Path, metadata: dict) -> None:
+    """Write metadata.json: the labels, when it was made, and everything the run reports in `metadata`."""
     meta = {"labels": list(LABELS), "created": datetime.now(UTC).isoformat(timespec="seconds"), **metadata}
     (out_dir / "metadata.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
 
 
 def write_model_card(out_dir: Path, metadata: dict, report_text: str) -> None:
+    """Write MODEL_CARD.md from the metadata: sources with their credits and licences, and the report."""
     lines = []
     for source in metadata.get("sources", []):
         credit, licence = SOURCE_CREDITS.get(source["name"], ("user-supplied file", "see its origin"))
@@ -150,7 +186,15 @@ def write_model_card(out_dir: Path, metadata: dict, report_text: str) -> None:
     observed = metadata.get("failure_modes") or []
     failure_modes = "".join(f"- {line}\n" for line in observed)
     shortcuts = "".join(f"- {line}\n" for line in metadata.get("shortcuts") or []) or "- (none recorded)\n"
+    languages = list(metadata.get("languages") or ["en"])
+    multilingual = languages != ["en"]
     card = CARD_TEMPLATE.format(
+        audience=f"Discord servers chatting in {language_names(languages)}" if multilingual
+        else "English-speaking Discord servers",
+        language_note=("toxmod routes a message to this model only in a language it names (`languages` in "
+                       "metadata.json); each has its own `toxic` line where its validation posts asked for one "
+                       "(`language_thresholds`).\n" if multilingual else ""),
+        language_names=language_names(languages),
         failure_modes=failure_modes,
         shortcuts=shortcuts,
         version=metadata["version"],

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from bot.labels import LABELS
-from bot.model.classifier import ToxicityModel
-from bot.model.normalize import match_key
+from bot.scoring.classifier import ToxicityModel
+from bot.scoring.normalize import match_key
 from training.counterfactual import SOURCE as COUNTERFACTUAL
 from training.evaluate import BACKGROUND_SOURCES, predict
 

@@ -32,7 +32,8 @@ _SCALARS: tuple[type, ...] = (str, int, float, Path)
 class ArgumentSink(Protocol):
     """A parser or one of its argument groups."""
 
-    def add_argument(self, *name_or_flags: str, **kwargs: Any) -> argparse.Action: ...
+    def add_argument(self, *name_or_flags: str, **kwargs: Any) -> argparse.Action:
+        """Add one option, as argparse's own method does."""
 
 
 class OptionError(ValueError):
@@ -40,6 +41,7 @@ class OptionError(ValueError):
 
 
 def flag(name: str) -> str:
+    """The command-line flag of a config field: `--` and the name with dashes."""
     return "--" + name.replace("_", "-")
 
 

@@ -14,10 +14,11 @@ from typing import Any
 import pandas as pd
 import torch
 
-from bot.model.classifier import ToxicityModel
-from bot.model.normalize import match_key
-from bot.model.onnx_export import build_onnx
-from bot.model.report import Comparison, ModelReport, compare_reports
+from bot.scoring.classifier import ToxicityModel
+from bot.scoring.info import WEIGHTS
+from bot.scoring.normalize import match_key
+from bot.scoring.onnx_export import build_onnx
+from bot.scoring.report import Comparison, ModelReport, compare_reports
 from training.config import TrainConfig
 from training.dataset import Prepared, prepare_data
 from training.evaluate import EvalSettings, evaluate, format_report
@@ -37,10 +38,13 @@ class RecipeStage:
     recipe: Path
     earlier: list[dict]
     note: str
+    languages: tuple[str, ...] = ("en",)
 
 
 @dataclass
 class TrainResult:
+    """A trained model: its folder, its evaluation report, and the report as text."""
+
     model_dir: Path
     report: dict
     report_text: str
@@ -50,8 +54,10 @@ class TrainResult:
 def reference_scorer(model_dir: Path) -> ToxicityModel:
     """Evaluation and calibration score with torch in fp32, whatever engine serves later: the figures
     and thresholds stay the same on every machine, and faster engines are admitted only if they agree
-    with this reference (benchmarks/engine_agreement.py)."""
-    return ToxicityModel(model_dir, max_length=128, engine="torch-fp32", threads=torch.get_num_threads())
+    with this reference (benchmarks/engine_agreement.py). A model shipped as its 8-bit graph alone is
+    measured as it ships, through ONNX Runtime."""
+    engine = "torch-fp32" if (Path(model_dir) / WEIGHTS).is_file() else "onnx-int8"
+    return ToxicityModel(model_dir, max_length=128, engine=engine, threads=torch.get_num_threads())
 
 def heldout_background(cfg: TrainConfig, data: Prepared, rows: int = 8000) -> dict[str, list[str]]:
     """Background chat never used in training or calibration, per source, for the honest false-flag rate:
@@ -70,7 +76,7 @@ def heldout_background(cfg: TrainConfig, data: Prepared, rows: int = 8000) -> di
             continue
         unseen = {n: t for t in load(Path(cfg.data_dir) / SOURCES[source].relpath)
                   if (n := match_key(t)) and n not in seen}
-        ranked = sorted(unseen, key=lambda n: hashlib.sha1(f"heldout:{n}".encode()).hexdigest())
+        ranked = sorted(unseen, key=lambda n: hashlib.sha1(f"heldout:{n}".encode(), usedforsecurity=False).hexdigest())
         out[source] = [unseen[n] for n in ranked[:rows]]
     return out
 
@@ -107,6 +113,7 @@ def run_training(
         "thresholds": {},
     }
     if within is not None:
+        metadata["languages"] = list(within.languages)
         metadata["training"]["recipe"] = str(within.recipe)
         metadata["training"]["stages"] = [*within.earlier,
                                           stage_record(len(within.earlier) + 1, cfg, trainer, within.note)]
@@ -118,6 +125,7 @@ def run_training(
     report = evaluate(scorer, data.val, background, settings, progress=progress)
     report_text = format_report(report)
     metadata["thresholds"] = report.pop("thresholds")
+    metadata["language_thresholds"] = report.pop("language_thresholds")
     metadata["metrics"] = report
     if init_model is not None and not continued:
         metadata["comparison"] = compare_with_init(init_model, data.val, background, settings, report, progress)
@@ -170,7 +178,7 @@ def run_recipe(recipe: Recipe, models_dir: Path, *, data_dir: Path | None, runs_
             log.info("recipe %s: stage %d of %d (final)", recipe.name, stage.number, len(recipe.stages))
             return run_training(cfg, models_dir / recipe.name, recipe.version, init_model=init, resume=resume,
                                 eval_settings=recipe.eval_settings(), progress=progress,
-                                within=RecipeStage(recipe.path, records, stage.note))
+                                within=RecipeStage(recipe.path, records, stage.note, recipe.languages))
         done = run_dir / "stage.json"
         if done.is_file():
             record = json.loads(done.read_text())
@@ -221,6 +229,7 @@ def recalibrate(model_dir: Path, settings: EvalSettings, data_dir: Path | None =
                       progress=progress)
     report_text = format_report(report)
     meta["thresholds"] = report.pop("thresholds")
+    meta["language_thresholds"] = report.pop("language_thresholds")
     meta["metrics"] = report
     meta["calibration_settings"] = dataclasses.asdict(settings)
     write_metadata(model_dir, meta)
@@ -239,5 +248,5 @@ def measure_as_shipped(model_dir: Path, split_of: Path, settings: EvalSettings, 
     cfg, data = _training_data(json.loads((split_of / "metadata.json").read_text()), data_dir)
     scorer = reference_scorer(model_dir)
     report = evaluate(scorer, data.val, heldout_background(cfg, data), settings, progress=progress,
-                      thresholds=scorer.info.thresholds)
+                      thresholds=scorer.info.thresholds, language_thresholds=scorer.info.language_thresholds)
     return TrainResult(model_dir, report, format_report(report))

@@ -6,6 +6,7 @@ A recipe is TOML::
 
     name = "toxmod-minilm-v2"            # models/NAME, runs/NAME/stage-K
     version = "toxmod-minilm-v2.2"       # recorded in metadata (default: name)
+    languages = ["en"]                   # what the bot routes to it (default: English)
 
     [calibration]                        # EvalSettings fields for the final evaluation
     background_budget = 0.003
@@ -40,34 +41,42 @@ class RecipeError(ValueError):
 
 @dataclass(frozen=True)
 class Stage:
+    """One stage of a recipe: its position, what it is for, and its training options."""
+
     number: int
     note: str
     options: dict[str, Any]
 
     def config(self, run_dir: Path, **machine: Any) -> TrainConfig:
+        """The TrainConfig of this stage, with what only the machine knows (paths, device, threads) added."""
         return TrainConfig(**self.options, run_dir=run_dir, **machine)
 
 
 @dataclass(frozen=True)
 class Recipe:
+    """A recipe file read and checked: its model name and version, its stages in order, and how to calibrate."""
+
     path: Path
     name: str
     version: str
     stages: list[Stage]
     calibration: dict[str, Any] = field(default_factory=dict)
+    languages: tuple[str, ...] = ("en",)
 
     def eval_settings(self) -> EvalSettings:
+        """The calibration settings the recipe names (the defaults for the rest)."""
         return EvalSettings(**self.calibration)
 
 
 def load_recipe(path: Path) -> Recipe:
+    """Read and check a recipe file; RecipeError names the file and the key for anything wrong."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise RecipeError(f"cannot read recipe {path}: {exc.strerror or exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise RecipeError(f"recipe {path} is not valid TOML: {exc}") from exc
-    _only(path, "the recipe", raw, {"name", "version", "calibration", "stage"})
+    _only(path, "the recipe", raw, {"name", "version", "languages", "calibration", "stage"})
     name = raw.get("name")
     if not isinstance(name, str) or not name or "/" in name:
         raise RecipeError(f"recipe {path}: `name` must be a model directory name")
@@ -89,7 +98,11 @@ def load_recipe(path: Path) -> Recipe:
     calibration = raw.get("calibration", {})
     _only(path, "[calibration]", calibration, {f.name for f in dataclasses.fields(EvalSettings)})
     _check_types(path, "[calibration]", EvalSettings, calibration)
-    return Recipe(path, name, str(raw.get("version") or name), stages, calibration)
+    languages = raw.get("languages", ["en"])
+    if not isinstance(languages, list) or not languages or not all(
+            isinstance(code, str) and code.isascii() and code.isalpha() and len(code) == 2 for code in languages):
+        raise RecipeError(f"recipe {path}: `languages` must be a list of two-letter language codes")
+    return Recipe(path, name, str(raw.get("version") or name), stages, calibration, tuple(languages))
 
 
 def _only(path: Path, where: str, table: Any, allowed: set[str] | frozenset[str]) -> None:

@@ -21,8 +21,8 @@ from tqdm import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
 from bot.labels import LABELS
-from bot.model.metrics import roc_auc
-from bot.model.normalize import Lexicon, normalize
+from bot.scoring.normalize import Lexicon, normalize
+from bot.scoring.ranking import roc_auc
 from training.config import RESUMABLE_CHANGES, TrainConfig
 from training.dataset import Prepared, plan_batches
 from training.early_stopping import EarlyStopping, probe_rows
@@ -40,6 +40,7 @@ def default_base_model() -> Path:
 
 
 def pick_device(requested: str) -> torch.device:
+    """The torch device `--device` names (`auto`: CUDA when there is one); refused when CUDA is asked for and absent."""
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if requested.startswith("cuda") and not torch.cuda.is_available():
@@ -51,7 +52,7 @@ def pick_device(requested: str) -> torch.device:
 def cpu_has_fast_bf16() -> bool:
     """True where the CPU computes bf16 natively (AMX or AVX512-BF16); elsewhere torch emulates bf16 matmuls
     hundreds of times slower than fp32. Training keeps this rule for its default; scoring measures instead
-    (bot/model/tuning.py), since a training run is too long to time alternatives first."""
+    (bot/scoring/tuning.py), since a training run is too long to time alternatives first."""
     try:
         flags = Path("/proc/cpuinfo").read_text().split()
     except OSError:
@@ -60,6 +61,7 @@ def cpu_has_fast_bf16() -> bool:
 
 
 def use_bf16(device: torch.device, requested: bool | None) -> bool:
+    """Whether to train under bf16 autocast: as asked, or where the device runs it fast."""
     if requested is not None:
         return requested
     if device.type == "cuda":
@@ -86,6 +88,9 @@ def label_weights(weights: dict[str, float]) -> torch.Tensor | None:
 
 
 class Trainer:
+    """Fine-tunes a model on prepared data: batches, loss, evaluation on a sample, early stopping and checkpoints that
+    a killed run resumes from."""
+
     def __init__(self, cfg: TrainConfig, data: Prepared, init_model: Path | None = None) -> None:
         self.cfg = cfg
         self.data = data
@@ -108,6 +113,8 @@ class Trainer:
         ).to(self.device)
         if cfg.freeze_embeddings:
             self.model.base_model.embeddings.word_embeddings.weight.requires_grad = False
+        for layer in self.model.base_model.encoder.layer[: cfg.freeze_layers]:
+            layer.requires_grad_(False)
         lengths = self._token_lengths(data.train["text"].tolist())
         row_boost = None
         if cfg.hard_negative_rows:
@@ -143,7 +150,7 @@ class Trainer:
         return np.array([len(ids) for ids in enc["input_ids"]])
 
     def _batch(self, rows: np.ndarray, batch_no: int) -> tuple[dict, torch.Tensor]:
-        rng = random.Random(self.cfg.seed * 1_000_003 + batch_no)
+        rng = random.Random(self.cfg.seed * 1_000_003 + batch_no)  # noqa: S311 - seeded augmentation, not secrets
         texts = []
         for text in self.data.train["text"].iloc[rows]:
             if rng.random() < self.cfg.obfuscate_share:
@@ -157,9 +164,12 @@ class Trainer:
     # -- checkpoints ---------------------------------------------------------------------------------
     @property
     def checkpoint_path(self) -> Path:
+        """Where the run's checkpoint is written."""
         return self.cfg.run_dir / CHECKPOINT
 
     def save_checkpoint(self) -> None:
+        """Write the checkpoint (model, optimiser, progress) through a temporary file, so a kill leaves the old one
+        whole."""
         self.cfg.run_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.checkpoint_path.with_suffix(".tmp")
         torch.save(
@@ -179,6 +189,8 @@ class Trainer:
         log.info("checkpoint at step %d/%d -> %s", self.step, self.total_steps, self.checkpoint_path)
 
     def load_checkpoint(self) -> bool:
+        """Resume from the run's checkpoint if there is one; refuse one made with different settings. True if
+        resumed."""
         if not self.checkpoint_path.is_file():
             return False
         state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
@@ -199,6 +211,7 @@ class Trainer:
 
     # -- loop ------------------------------------------------------------------------------------------
     def train(self, progress: bool = True) -> None:
+        """Train until the planned steps are done or early stopping ends it, checkpointing as it goes."""
         self.model.train()
         accum = self.cfg.grad_accum
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
@@ -287,6 +300,7 @@ class Trainer:
         os.replace(tmp, self.cfg.run_dir / "progress.json")
 
     def summary(self) -> dict:
+        """What the run did (device, precision, steps, time per epoch, rows, best step), for metadata.json."""
         per_epoch = self.cfg.samples_per_epoch or len(self.data.train)
         epochs_done = self.step * self.cfg.batch_size * self.cfg.grad_accum / per_epoch
         return {
@@ -303,4 +317,5 @@ class Trainer:
 
 
 def write_json(path: Path, obj: dict) -> None:
+    """Write `obj` as indented JSON, turning what JSON does not know (paths, dates) into strings."""
     path.write_text(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")

@@ -33,8 +33,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import LineTooLong
 
-from bot.api.metrics import Metrics
 from bot.api.perspective import ApiError
+from bot.api.prometheus import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ class Episodes:
         self._last: float | None = None
 
     def event(self, message: str, *args: object) -> None:
+        """Log this event if it opens a new episode; count it silently otherwise."""
         now = self.clock()
         if self._last is None or now - self._last >= self.quiet:
             log.log(self.level, f"{message} (more are counted in /metrics, not logged, until {self.quiet:g} s "
@@ -81,10 +82,12 @@ class GuardedHandler(web.RequestHandler):
         self.deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Register the new connection with the guard, which may refuse it at the limit."""
         super().connection_made(transport)
         self.guard.opened(self)
 
     def connection_lost(self, exc: BaseException | None) -> None:
+        """Let the guard forget the connection before aiohttp tears it down."""
         self.guard.closed(self)
         super().connection_lost(exc)
 
@@ -129,6 +132,7 @@ class ConnectionGuard:
 
     @property
     def open_connections(self) -> int:
+        """How many connections are open now (a gauge in /metrics)."""
         return len(self._open)
 
     def factory(self, server: web.Server, loop: asyncio.AbstractEventLoop) -> Callable[[], GuardedHandler]:
@@ -139,6 +143,7 @@ class ConnectionGuard:
 
     # -- what the handlers and the middleware report -----------------------------------------------------
     def opened(self, connection: GuardedHandler) -> None:
+        """Admit a new connection, making room or refusing it at the limit, and start its header deadline."""
         if len(self._open) >= self.limit and not self._make_room():
             self._refuse(connection)
             return
@@ -147,6 +152,7 @@ class ConnectionGuard:
         connection.deadline = loop.call_later(self.header_timeout, self._header_timeout, connection)
 
     def closed(self, connection: GuardedHandler) -> None:
+        """Forget a connection that closed, with its deadline."""
         self._forget(connection)
 
     def enter(self, connection: GuardedHandler, phase: str) -> None:
@@ -198,6 +204,7 @@ class ConnectionGuard:
         connection.force_close()
 
     def close(self) -> None:
+        """Forget every open connection and its deadline, as the server shuts down."""
         for connection in list(self._open):
             self._forget(connection)
 

@@ -1,7 +1,7 @@
 """Turns at the scoring worker for the API's callers, what a request costs, and the rate limits it is charged to.
 
-The scoring worker takes texts first come, first served. Without turns, a key that queues a few batches of
-256 long texts makes every other key's one message wait behind all of them. Here each caller (a key, or a
+The scoring worker takes texts first come, first served. Without turns, a key that queues a few full batches
+of long texts makes every other key's one message wait behind all of them. Here each caller (a key, or a
 client address without keys) has its own line; texts go to the worker one at a time, from the callers in
 turn, and never more than `window` (one batch) at once. Another caller's message then waits behind at most
 about one batch, however long the first caller's backlog.
@@ -31,7 +31,7 @@ def cost(texts: Iterable[str]) -> int:
     return sum(max(1, math.ceil(len(text) / COST_CHARS)) for text in texts)
 
 
-Waiting = tuple[str, "asyncio.Future[Scores]"]
+Waiting = tuple[str, str | None, "asyncio.Future[Scores]"]  # text, language, its answer
 
 
 class FairScheduler:
@@ -46,10 +46,10 @@ class FairScheduler:
         """Texts waiting here for `worker` (its own queue holds the ones handed over)."""
         return sum(len(line) for line in self._lines.get(worker, {}).values())
 
-    async def score(self, worker: ScoringWorker, caller: str, text: str) -> Scores:
-        """`text` scored by `worker`, when `caller`'s turn comes."""
+    async def score(self, worker: ScoringWorker, caller: str, text: str, language: str | None = None) -> Scores:
+        """`text` scored by `worker` (by its model for `language`), when `caller`'s turn comes."""
         future: asyncio.Future[Scores] = asyncio.get_running_loop().create_future()
-        self._lines.setdefault(worker, OrderedDict()).setdefault(caller, deque()).append((text, future))
+        self._lines.setdefault(worker, OrderedDict()).setdefault(caller, deque()).append((text, language, future))
         self._pump(worker)
         return await future
 
@@ -58,7 +58,7 @@ class FairScheduler:
         lines = self._lines.get(worker)
         while lines and self._in_flight.get(worker, 0) < self.window:
             caller, line = next(iter(lines.items()))
-            text, future = line.popleft()
+            text, language, future = line.popleft()
             if line:
                 lines.move_to_end(caller)  # its next text after everyone else's
             else:
@@ -66,7 +66,7 @@ class FairScheduler:
             if future.done():  # its request is gone
                 continue
             self._in_flight[worker] = self._in_flight.get(worker, 0) + 1
-            job = asyncio.ensure_future(worker.score(text))
+            job = asyncio.ensure_future(worker.score(text, language))
             job.add_done_callback(functools.partial(self._finished, worker, future))
         if not lines:
             self._lines.pop(worker, None)

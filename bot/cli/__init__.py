@@ -21,6 +21,7 @@ __all__ = ["CliError", "build_parser", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run `toxmod` with `argv` (the process's arguments when None); the exit status."""
     with interrupts_handled():
         try:
             from bot.cli.app import run_command
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `toxmod` argument parser (for documentation and tests; importing it loads every command group)."""
     from bot.cli.app import build_parser as build
 
     return build()

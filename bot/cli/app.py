@@ -10,17 +10,18 @@ import sys
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 
-from bot.cli import models, moderation, run, scoring, serve, train
+from bot.cli import model, moderation, run, scoring, serve, train
 from bot.cli.common import CliError
 from bot.cli.interrupts import stdout_closed
-from bot.storage.database import DatabaseError
+from bot.storage.errors import DatabaseError
 
 BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
-    scoring.add_commands, moderation.add_commands, models.add_commands, run.add_commands, serve.add_commands,
+    scoring.add_commands, moderation.add_commands, model.add_commands, run.add_commands, serve.add_commands,
     train.add_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command: each command group module adds its own subcommands."""
     parser = argparse.ArgumentParser(prog="toxmod", description="Self-hosted Discord moderation with its own model.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--version", action="version", version=f"toxmod {installed_version()}")

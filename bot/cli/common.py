@@ -17,7 +17,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from bot.settings import Settings
-from bot.storage.database import Database, DatabaseUnavailable, has_schema, sqlite_file, upgrade
+from bot.storage.database import Database
+from bot.storage.engine import sqlite_file
+from bot.storage.errors import DatabaseUnavailable
+from bot.storage.schema import has_schema, upgrade
 
 if TYPE_CHECKING:
     from bot.moderation.worker import ScoringWorker
@@ -46,7 +49,14 @@ def overrides(args: argparse.Namespace) -> dict[str, object]:
     return out
 
 
+def add_database_url(parser: argparse.ArgumentParser, use: str = "") -> None:
+    """Give a command the `--database-url` option, which `overrides` reads; `use` says what the command reads
+    the database for, where that is not plain (as `serve`, which only reads guild thresholds)."""
+    parser.add_argument("--database-url", help="override DATABASE_URL" + (f" ({use})" if use else ""))
+
+
 def load_settings(args: argparse.Namespace) -> Settings:
+    """The settings from the environment and .env, overridden by the command's flags, and checked."""
     settings = Settings.load(None, **overrides(args))
     if "model" in vars(args):  # the commands that load a model take --model
         check_model_settings(settings, args)
@@ -180,11 +190,13 @@ def scoring(settings: Settings) -> Iterator[ScoringWorker]:
 
 
 def truncate(text: str, width: int) -> str:
+    """`text` on one line, cut to `width` characters with an ellipsis, for a table cell."""
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 def iso_date(value: str) -> datetime:
+    """An argparse type: an ISO date or datetime, read as UTC when it names no zone."""
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:

@@ -14,12 +14,22 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from bot.cli.common import CliError, check_database_url, database, iso_date, load_settings, migrate, truncate
+from bot.cli.common import (
+    CliError,
+    add_database_url,
+    check_database_url,
+    database,
+    iso_date,
+    load_settings,
+    migrate,
+    truncate,
+)
 
 
 def cmd_flags(args: argparse.Namespace) -> int:
-    from bot.storage.models import FlagStatus
-    from bot.storage.repository import list_flags
+    """`toxmod flags`: the flagged messages in the database, newest first."""
+    from bot.storage.flags import list_flags
+    from bot.storage.tables import FlagStatus
 
     status = FlagStatus(args.status) if args.status else None
     with database(load_settings(args)) as db:
@@ -37,6 +47,7 @@ def cmd_flags(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """`toxmod db upgrade`: create the database or migrate it to the latest schema."""
     url = load_settings(args).database_url
     migrate(url, create=True)
     print(f"database at {make_url(url).render_as_string()} is up to date")  # the password hidden
@@ -48,6 +59,7 @@ STATUS_TABLES = ("scored_messages", "flags", "reports", "guild_settings", "exemp
 
 
 def cmd_db_status(args: argparse.Namespace) -> int:
+    """`toxmod db status`: which database, its schema revision and row counts; changes nothing."""
     status = database_status(load_settings(args).database_url)
     if args.json:
         print(json.dumps(status))
@@ -79,7 +91,8 @@ def database_status(url: str) -> dict[str, Any]:
     from sqlalchemy import create_engine, inspect, text
     from sqlalchemy.exc import DBAPIError
 
-    from bot.storage.database import MIGRATIONS, sqlite_file
+    from bot.storage.engine import sqlite_file
+    from bot.storage.schema import MIGRATIONS
 
     check_database_url(url)
     parsed = make_url(url)
@@ -102,7 +115,7 @@ def database_status(url: str) -> dict[str, Any]:
             tables = set(inspect(conn).get_table_names())
             revision = (conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
                         if "alembic_version" in tables else None)
-            rows = {table: int(conn.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one())
+            rows = {table: int(conn.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one())  # noqa: S608 - names from STATUS_TABLES
                     for table in STATUS_TABLES if table in tables}
     except DBAPIError as exc:
         raise CliError(f"cannot read the database {shown}: {exc.orig}") from exc
@@ -118,9 +131,10 @@ def _size(n: int) -> str:
 
 
 def cmd_db_purge(args: argparse.Namespace) -> int:
-    from bot.moderation.feedback import remove_feedback_exports, runs_dir
-    from bot.storage.models import utcnow
-    from bot.storage.repository import erase_texts
+    """`toxmod db purge`: erase flag texts older than the retention period, and leftover feedback exports."""
+    from bot.moderation.feedback.run_folders import remove_feedback_exports, runs_dir
+    from bot.storage.tables import utcnow
+    from bot.storage.texts import erase_texts
 
     settings = load_settings(args)
     days = settings.retention_days if args.days is None else args.days
@@ -134,7 +148,9 @@ def cmd_db_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_feedback_export(args: argparse.Namespace) -> int:
-    from bot.moderation.feedback import feedback_rows, reviewed_flags, write_feedback_csv
+    """`toxmod feedback export`: moderator verdicts as a CSV that `toxmod train --feedback` reads."""
+    from bot.moderation.feedback.export import feedback_rows, write_feedback_csv
+    from bot.moderation.feedback.verdicts import reviewed_flags
 
     out = Path(args.out)
     if not out.parent.is_dir():
@@ -149,11 +165,13 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
 
 
 def cmd_thresholds_suggest(args: argparse.Namespace) -> int:
-    from bot.model.info import read_model_info
-    from bot.model.registry import resolve_model_dir
-    from bot.moderation.feedback import reviewed_flags, suggest_thresholds
+    """`toxmod thresholds suggest`: per label, the threshold a guild's verdicts support."""
+    from bot.moderation.feedback.thresholds import suggest_thresholds
+    from bot.moderation.feedback.verdicts import reviewed_flags
     from bot.moderation.guild_config import load_guild_config
     from bot.moderation.policy import Policy
+    from bot.scoring.info import read_model_info
+    from bot.scoring.registry import resolve_model_dir
 
     config = load_settings(args)
     defaults = read_model_info(resolve_model_dir(config.models_dir, config.model_dir)).thresholds
@@ -174,25 +192,26 @@ def cmd_thresholds_suggest(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add `toxmod flags`, `db`, `feedback` and `thresholds` to the parser."""
     p = sub.add_parser("flags", help="list flagged messages in the database")
     p.add_argument("--status", choices=["pending", "confirmed", "dismissed"])
     p.add_argument("--guild", type=int, help="only this guild id")
     p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--database-url", help="override DATABASE_URL")
+    add_database_url(p)
     p.set_defaults(func=cmd_flags)
 
     p = sub.add_parser("db", help="database maintenance")
     dbsub = p.add_subparsers(dest="db_command", required=True)
     up = dbsub.add_parser("upgrade", help="run migrations up to the latest schema")
-    up.add_argument("--database-url", help="override DATABASE_URL")
+    add_database_url(up)
     up.set_defaults(func=cmd_db_upgrade)
     st = dbsub.add_parser("status", help="which database, its schema revision, row counts (changes nothing)")
     st.add_argument("--json", action="store_true", help="one JSON object, for scripts")
-    st.add_argument("--database-url", help="override DATABASE_URL")
+    add_database_url(st)
     st.set_defaults(func=cmd_db_status)
     pg = dbsub.add_parser("purge", help="erase flag texts older than the retention period")
     pg.add_argument("--days", type=int, help="override RETENTION_DAYS")
-    pg.add_argument("--database-url", help="override DATABASE_URL")
+    add_database_url(pg)
     pg.set_defaults(func=cmd_db_purge)
 
     p = sub.add_parser("feedback", help="moderator verdicts as training data")
@@ -201,7 +220,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--out", required=True, help="CSV file to write")
     ex.add_argument("--guild", type=int, help="only this guild's verdicts")
     ex.add_argument("--since", type=iso_date, help="only verdicts made on or after this date")
-    ex.add_argument("--database-url", help="override DATABASE_URL")
+    add_database_url(ex)
     ex.set_defaults(func=cmd_feedback_export)
 
     p = sub.add_parser("thresholds", help="per-guild thresholds")
@@ -209,6 +228,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     sg = tsub.add_parser("suggest", help="thresholds from a guild's confirm/dismiss history")
     sg.add_argument("--guild", type=int, required=True)
     sg.add_argument("--target-precision", type=float, default=0.9)
-    sg.add_argument("--database-url", help="override DATABASE_URL")
+    add_database_url(sg)
     sg.add_argument("--model", help="model directory whose thresholds are the defaults")
     sg.set_defaults(func=cmd_thresholds_suggest)

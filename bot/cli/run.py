@@ -9,15 +9,16 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bot.cli.common import CliError, load_settings, migrate, overrides
+from bot.cli.common import CliError, add_database_url, load_settings, migrate, overrides
 from bot.cli.interrupts import hand_ctrl_c_to_asyncio
 from bot.settings import Settings
-from bot.storage.database import sqlite_file
+from bot.storage.engine import sqlite_file
 
 log = logging.getLogger(__name__)
 
 
 def require_token(settings: Settings) -> str:
+    """The Discord bot token, refused in one line when DISCORD_TOKEN is empty."""
     if not settings.discord_token.strip():
         raise CliError("DISCORD_TOKEN is not set: copy .env.example to .env and put your bot token in it")
     return settings.discord_token.strip()
@@ -57,6 +58,7 @@ def prepare(args: argparse.Namespace) -> tuple[Settings, str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """`toxmod run`: the Discord bot, until Ctrl-C or SIGTERM."""
     from bot import create_bot
 
     settings, token = prepare(args)
@@ -102,9 +104,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add `toxmod run` and `toxmod sync` to the parser."""
     p = sub.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
     p.add_argument("--model", help="model directory (default: the one models/current names)")
-    p.add_argument("--database-url", help="override DATABASE_URL")
+    add_database_url(p)
     p.add_argument("--shard-count", type=int, metavar="N",
                    help="shard the bot into N shards in all (override SHARD_COUNT; several processes need PostgreSQL)")
     p.add_argument("--shards", metavar="IDS", help="the shards this process runs, e.g. 0,1 (override SHARDS; "
@@ -114,5 +117,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sync", help="register slash commands with Discord (globally, or --guild ID instantly)")
     p.add_argument("--guild", type=int, help="sync to this guild only (default: DEV_GUILD_ID, else global)")
     p.add_argument("--model", help=argparse.SUPPRESS)
-    p.add_argument("--database-url", help="override DATABASE_URL")
+    add_database_url(p)
     p.set_defaults(func=cmd_sync)

@@ -13,7 +13,16 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from bot.cli.common import CliError, cannot_write, check_database_url, database, load_settings, scoring, truncate
+from bot.cli.common import (
+    CliError,
+    add_database_url,
+    cannot_write,
+    check_database_url,
+    database,
+    load_settings,
+    scoring,
+    truncate,
+)
 from bot.cli.interrupts import exit_interrupted
 
 if TYPE_CHECKING:
@@ -22,18 +31,19 @@ if TYPE_CHECKING:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    """`toxmod score`: messages (arguments or stdin lines) through the model, as a table or JSON lines."""
     settings = load_settings(args)  # a bad setting fails before torch is imported
-    from bot.model.language import LanguageIdentifier
     from bot.moderation.languages import decide_texts
-    from bot.moderation.policy import Policy
-    from bot.moderation.replay import text_lines
+    from bot.moderation.policy import scorer_policy
+    from bot.moderation.text_input import text_lines
+    from bot.scoring.language import LanguageIdentifier
 
     # stdin is read as `replay` reads a file: the same UTF-8 and NUL checks, one message per line
     texts = args.text or [line.rstrip("\r\n") for line in text_lines(sys.stdin.buffer, "stdin")]
     if not texts:
         raise CliError("nothing to score: give TEXT arguments or lines on stdin")
     with scoring(settings) as scorer:
-        policy = Policy(scorer.model.info.thresholds)
+        policy = scorer_policy(scorer)
         decisions = decide_texts(scorer, LanguageIdentifier(), texts, policy)
     if args.jsonl:
         for text, d in zip(texts, decisions, strict=True):
@@ -47,7 +57,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             print(f"{truncate(text, 48):<48}  {d.language or '?':<4}  {'not read: language not supported':<42}  no")
             continue
         if not d.flagged:  # no ranking of labels that nothing came near: see nearest_line
-            quiet = nearest_line(d.scores, policy.thresholds)
+            quiet = nearest_line(d.scores, policy.lines(d.language))
             print(f"{truncate(text, 48):<48}  {d.language or '?':<4}  {quiet:<42}  no")
             continue
         (l1, p1), (l2, p2) = d.top
@@ -108,7 +118,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     from bot.moderation.pipeline import Moderation
     from bot.moderation.replay import ChatLog, replay
-    from bot.storage.database import DatabaseUnavailable
+    from bot.storage.errors import DatabaseUnavailable
     from bot.storage.replays import start_replay
 
     log = ChatLog.open(Path(args.file))  # the whole file is validated before anything is scored or written
@@ -147,6 +157,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add `toxmod score` and `toxmod replay` to the parser."""
     p = sub.add_parser("score", help="score messages (arguments, or one per line on stdin)")
     p.add_argument("text", nargs="*", help="messages to score; none: read stdin")
     p.add_argument("--jsonl", action="store_true", help="one JSON object per input line (stable contract)")
@@ -157,7 +168,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                       "a rerun of the same file resumes where it stopped")
     p.add_argument("file")
     p.add_argument("--model", help="model directory (default: the one models/current names)")
-    p.add_argument("--database-url", help="override DATABASE_URL")
+    add_database_url(p)
     p.add_argument("--again", action="store_true",
                    help="replay a file replayed to its end before, from the start (an interrupted one resumes)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -8,14 +8,17 @@ import logging
 import signal
 import sys
 
-from bot.cli.common import CliError, load_settings
+from bot.cli.common import CliError, add_database_url, load_settings
 from bot.settings import Settings, hash_api_key
-from bot.storage.database import Database, has_schema, sqlite_file
+from bot.storage.database import Database
+from bot.storage.engine import sqlite_file
+from bot.storage.schema import has_schema
 
 log = logging.getLogger(__name__)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """`toxmod serve`: the scoring API and playground (or, with --hash-key, print a key's digest)."""
     if args.hash_key is not None:
         print(f"sha256:{hash_api_key(args.hash_key)}")
         return 0
@@ -66,10 +69,11 @@ def _bot_database(settings: Settings) -> Database | None:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add `toxmod serve` to the parser."""
     p = sub.add_parser("serve", help="the scoring API (Perspective-compatible) and a playground page")
     p.add_argument("--host", help="address to listen on (default API_HOST, 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default API_PORT, 8080)")
     p.add_argument("--model", help="model directory (default: the one models/current names)")
-    p.add_argument("--database-url", help="override DATABASE_URL (read for guild thresholds)")
+    add_database_url(p, "read for guild thresholds")
     p.add_argument("--hash-key", metavar="KEY", help="print KEY's digest for API_KEYS (sha256:...) and exit")
     p.set_defaults(func=cmd_serve)

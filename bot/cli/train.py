@@ -18,6 +18,7 @@ T = TypeVar("T")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """`toxmod train`: fine-tune a model (from options, or the stages of a recipe) into the models directory."""
     settings = load_settings(args)
     models_dir = Path(args.models_dir or settings.models_dir)
     if args.recipe:
@@ -40,7 +41,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(result.report_text)
     print(f"model written to {result.model_dir}")
     if args.set_current:
-        from bot.model.registry import set_current
+        from bot.scoring.registry import set_current
 
         set_current(models_dir, result.model_dir.name)
         print(f"models/current now names {result.model_dir.name}")
@@ -83,7 +84,6 @@ def _check_data_dir(data_dir: Path | None) -> None:
 def train_config(args: argparse.Namespace, default_data_dir: Path) -> TrainConfig:
     """The run `toxmod train` asks for: the options given, the dataclass defaults for the rest, except the two
     defaults only the command line knows (the DATA_DIR setting, and a run directory named after the model)."""
-
     data_dir = None if args.no_data else Path(args.data_dir or default_data_dir)
     return _settings(TrainConfig, args, data_dir=data_dir, run_dir=args.run_dir or Path("runs") / args.name)
 
@@ -97,6 +97,7 @@ def _settings(cls: type[T], args: argparse.Namespace, **given: Any) -> T:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """`toxmod evaluate`: measure a model on its validation split again and recalibrate its thresholds."""
     from training.pipeline import measure_as_shipped, recalibrate
 
     model_dir = Path(args.model)
@@ -121,6 +122,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add `toxmod train` and `toxmod evaluate` to the parser."""
     p = sub.add_parser("evaluate", help="re-evaluate a model on its validation split and recalibrate thresholds")
     p.add_argument("model", help="model directory")
     p.add_argument("--data-dir", help="root of the corpora, if not where the model was trained")

@@ -1,1 +1,2 @@
-"""The Discord side: the bot object and one package per cog, each owning its views and buttons."""
+"""The Discord side: the bot object, the mod-log service, and one package per cog over them, each cog's
+views and helpers private to its package."""

@@ -3,7 +3,8 @@ close drain queued scores and writes before the connection goes away.
 
 `create_bot(**overrides)` is what `toxmod run` and the tests use; overrides take the Settings field names
 (`database_url`, `model_dir`, ...). Everything slow (migrations, loading the model) happens off the event
-loop in `setup_hook`. Each cog package registers its own persistent buttons in its `setup`.
+loop in `setup_hook`. The mod-log service loads first, as an extension of its own, and each extension
+registers its own persistent buttons in its `setup`.
 
 With SHARD_COUNT set the bot is discord.py's `AutoShardedBot` running the shards SHARDS names; several
 such processes share one PostgreSQL, and each hears the others' changes (bot/storage/changes.py).
@@ -34,7 +35,8 @@ log = logging.getLogger(__name__)
 # (young, middle, old): allocations between young collections, young collections between middle ones, middle
 # ones between full ones (Python's default: 700, 10, 10). See calm_garbage_collector.
 GC_THRESHOLDS = (2_000, 10, 100)
-EXTENSIONS = ("bot.discord.live", "bot.discord.review", "bot.discord.settings", "bot.discord.model")
+EXTENSIONS = ("bot.discord.modlog", "bot.discord.live", "bot.discord.review", "bot.discord.guild_settings",
+              "bot.discord.admin")
 
 
 class NoVoiceWarnings(logging.Filter):
@@ -46,6 +48,7 @@ class NoVoiceWarnings(logging.Filter):
                           "davey is not installed, voice will NOT be supported"})
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Pass every record but the voice-library warnings."""
         return record.getMessage() not in self.MESSAGES
 
 
@@ -60,6 +63,10 @@ def intents() -> discord.Intents:
 
 
 class ToxmodBot(commands.Bot):
+    """The Discord client: settings, database, scoring worker and pipeline, and the cogs that use them.
+
+    Everything slow (migrations, loading the model) happens off the event loop in `setup_hook`."""
+
     scorer: ScoringWorker
     db: Database
     moderation: Moderation
@@ -82,6 +89,7 @@ class ToxmodBot(commands.Bot):
 
     # -- lifecycle -------------------------------------------------------------------------------------
     async def setup_hook(self) -> None:
+        """Open the database, load the model, start the pipeline and the cogs, before the gateway connects."""
         self.db = Database(self.settings.database_url)
         await asyncio.to_thread(self.db.upgrade)
         self.db.start()
@@ -135,6 +143,7 @@ class ToxmodBot(commands.Bot):
 
     @property
     def uptime(self) -> float:
+        """Seconds since the bot was created, for /model status."""
         return time.monotonic() - self.started_at
 
 
@@ -142,14 +151,12 @@ def calm_garbage_collector() -> None:
     """Keep Python's cyclic garbage collector from pausing the event loop.
 
     A collection stops every thread for as long as it takes to walk the objects of the generations it
-    collects, and on the event loop each one is a stall: at 500 messages/s the loop's lag was 146 ms at
-    p99 with the collector as Python sets it, 12 ms with it off (benchmarks/bench_bot.py). So what exists
-    once the bot has loaded (the model's tokenizer and lexicon, the ORM, discord.py) is frozen, never
-    scanned again. Young collections stay small, because their cost is the young objects still alive,
-    and a burst keeps thousands of queued messages alive: 20,000 allocations between them made young
-    pauses of up to 33 ms and middle ones of 170 ms; 2,000 keep young pauses under 3 ms. Full collections,
-    which walk everything not frozen (50-120 ms each), come ten times less often than Python's default:
-    over three paired runs the worst stall fell from 83-213 ms to 30-60 ms.
+    collects, and on the event loop each one is a stall that every message waits out. So what exists once
+    the bot has loaded (the model's tokenizer and lexicon, the ORM, discord.py) is frozen, never scanned
+    again. Young collections stay small, because their cost is the young objects still alive and a burst
+    keeps thousands of queued messages alive; full collections, which walk everything not frozen, come
+    less often than Python's default. The measurements behind the thresholds are in the README
+    ("Event-loop lag") and reproduced by benchmarks/bench_bot.py.
     """
     gc.collect()
     gc.freeze()

@@ -4,11 +4,16 @@ database, which may be busy for longer than Discord's 3 s)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import discord
 from discord import app_commands
 
 from bot.discord.app import bot_of
 from bot.discord.errors import NotOwner, acknowledge, require
+
+CommandT = TypeVar("CommandT", bound=Callable[..., Any])
 
 
 class GuardedGroup(app_commands.Group):
@@ -20,6 +25,7 @@ class GuardedGroup(app_commands.Group):
         self.required = permissions
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Refuse a member without the group's permissions, then acknowledge before the command runs."""
         require(interaction, **self.required)
         await acknowledge(interaction)
         return True
@@ -38,7 +44,7 @@ MODERATOR = {"manage_messages": True}
 ADMIN = {"manage_guild": True}
 
 
-def guarded(**permissions: bool):
+def guarded(**permissions: bool) -> Callable[[CommandT], CommandT]:
     """The same for a top-level command: hidden without the permissions, and refused at run time."""
 
     async def check(interaction: discord.Interaction) -> bool:
@@ -46,7 +52,7 @@ def guarded(**permissions: bool):
         await acknowledge(interaction)
         return True
 
-    def decorator(func):
+    def decorator(func: CommandT) -> CommandT:
         func = app_commands.default_permissions(**permissions)(func)
         func = app_commands.guild_only()(func)
         return app_commands.check(check)(func)
@@ -69,5 +75,6 @@ async def is_owner(interaction: discord.Interaction) -> bool:
 
 
 async def require_owner(interaction: discord.Interaction) -> None:
+    """Refuse anyone but the bot's owner (OWNER_IDS, or the application's owner) in one ephemeral line."""
     if not await is_owner(interaction):
         raise NotOwner(OWNER_ONLY)

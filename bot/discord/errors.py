@@ -12,7 +12,7 @@ import logging
 import discord
 from discord import app_commands
 
-from bot.storage.database import DatabaseUnavailable
+from bot.storage.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ class UserInputError(app_commands.AppCommandError):
 
 
 def missing_permissions(interaction: discord.Interaction, **perms: bool) -> list[str]:
+    """The permissions in `perms` that the member lacks where the command was used."""
     have = interaction.permissions
     return [name for name, wanted in perms.items() if wanted and not getattr(have, name)]
 
@@ -44,7 +45,10 @@ def require(interaction: discord.Interaction, **perms: bool) -> None:
 
 
 class ToxmodTree(app_commands.CommandTree):
+    """The command tree with one error handler: a user error is answered in one ephemeral line, the rest logged."""
+
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        """Answer a failed command in one ephemeral line that says what to do; log what is not the user's doing."""
         original = getattr(error, "original", error)
         if isinstance(error, app_commands.MissingPermissions):
             names = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
@@ -68,6 +72,7 @@ class ToxmodTree(app_commands.CommandTree):
 
 
 def nothing_saved(exc: DatabaseUnavailable) -> str:
+    """The answer when a command's change could not be written: nothing was saved, try again."""
     return f"Nothing was saved: {exc}. Please try again in a moment."
 
 

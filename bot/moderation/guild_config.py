@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from bot.storage.repository import exemptions, guild_settings
+from bot.storage.guilds import exemptions, guild_settings
 
 
 @dataclass(frozen=True)
@@ -22,11 +22,15 @@ class AutomodRule:
     timeout_minutes: int = 0
 
     def to_json(self) -> dict:
+        """The rule as stored in the guild settings' JSON column."""
         return {"threshold": self.threshold, "delete": self.delete, "timeout_minutes": self.timeout_minutes}
 
 
 @dataclass(frozen=True)
 class GuildConfig:
+    """One server's moderation settings, read once and cached by the pipeline: mod-log channel, threshold overrides,
+    automod rules, exemptions and languages."""
+
     guild_id: int
     modlog_channel_id: int | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
@@ -42,6 +46,7 @@ class GuildConfig:
 
 
 def load_guild_config(session: Session, guild_id: int) -> GuildConfig:
+    """The guild's configuration from its settings row and exemptions (the defaults for a guild never configured)."""
     settings = guild_settings(session, guild_id)
     rows = exemptions(session, guild_id)
     return GuildConfig(

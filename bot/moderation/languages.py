@@ -8,14 +8,13 @@ flag marked with its language and no scores. It is never scored as if it were En
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 from bot.decision import Decision
-from bot.model.language import Detected, LanguageIdentifier
 from bot.moderation.guild_config import GuildConfig
 from bot.moderation.policy import Policy
 from bot.moderation.worker import ScoringWorker
+from bot.scoring.language import Detected, LanguageIdentifier
 
 UNSUPPORTED_RULES = ("ignore", "review")
 
@@ -26,10 +25,12 @@ def moderated_languages(config: GuildConfig | None, model_languages: Sequence[st
 
 
 def reads(detected: Detected, config: GuildConfig | None, model_languages: Sequence[str]) -> bool:
+    """Whether the message is scored: its language is one the model reads and the server moderates."""
     return detected.language in model_languages and detected.language in moderated_languages(config, model_languages)
 
 
 def unread_decision(detected: Detected, config: GuildConfig | None, model_version: str) -> Decision:
+    """The decision for a message that is not read: sent to review or ignored, by the server's rule."""
     review = config is not None and config.unsupported_language == "review"
     return Decision.unread(detected.language, model_version, review)
 
@@ -52,10 +53,11 @@ def decide_texts(scorer: ScoringWorker, identifier: LanguageIdentifier, texts: S
                  config: GuildConfig | None = None) -> list[Decision]:
     """Messages outside any guild's pipeline (`toxmod score`, `/scan`): each identified, those the model
     reads scored in one batch and decided by `policy`, the others left unread."""
-    languages = scorer.model.info.languages
+    languages = scorer.languages
     fallback = moderated_languages(config, languages)
     detected = [identifier.identify(text, fallback) for text in texts]
     read = [i for i, d in enumerate(detected) if reads(d, config, languages)]
-    scores = dict(zip(read, scorer.score_many([texts[i] for i in read]), strict=True))
-    return [dataclasses.replace(policy.decide(scores[i]), language=d.language) if i in scores
+    scores = dict(zip(read, scorer.score_many([texts[i] for i in read], [detected[i].language for i in read]),
+                      strict=True))
+    return [policy.decide(scores[i], d.language) if i in scores
             else unread_decision(d, config, scorer.model.version) for i, d in enumerate(detected)]

@@ -8,7 +8,6 @@ written are the same code, so the three can never disagree on what gets flagged.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Coroutine, Sequence
@@ -18,30 +17,27 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.decision import Decision, Scores
-from bot.model.classifier import load_model
-from bot.model.language import LanguageIdentifier
-from bot.model.registry import resolve_model_dir
 from bot.moderation.guild_config import GuildConfig, load_guild_config
 from bot.moderation.languages import moderated_languages, reads, unread_decision
-from bot.moderation.policy import Policy
+from bot.moderation.policy import Policy, scorer_policy
 from bot.moderation.worker import ScoringWorker
+from bot.scoring.classifier import load_model, load_multilingual
+from bot.scoring.language import LanguageIdentifier
+from bot.scoring.registry import resolve_model_dir
 from bot.settings import Settings
 from bot.storage.changes import Change, ChangeListener, listens
-from bot.storage.database import Database, Spooled
-from bot.storage.models import Flag, FlagOrigin, FlagStatus
+from bot.storage.database import Database
+from bot.storage.flags import add_report
+from bot.storage.messages import MessageRef, latest_flag_for_message, lock_message, record_score, update_flag_scores
 from bot.storage.replays import pending_flag_of_line
-from bot.storage.repository import (
-    MessageRef,
-    add_report,
-    latest_flag_for_message,
-    lock_message,
-    record_score,
-    update_flag_scores,
-)
+from bot.storage.tables import Flag, FlagOrigin, FlagStatus
+from bot.storage.writer import Spooled
 
 log = logging.getLogger(__name__)
 
-# Scored in chunks of this many, so a long replay can report progress while the worker still batches.
+# Messages scored together (and, in `toxmod replay`, written in one transaction): a long replay reports
+# progress and an interrupt waits for at most one chunk, while each chunk still fills the scoring worker's
+# batches.
 CHUNK = 256
 
 
@@ -136,6 +132,7 @@ class Moderation:
 
     # -- configuration ---------------------------------------------------------------------------------
     async def guild_config(self, guild_id: int) -> GuildConfig:
+        """The guild's configuration, from the cache or the database."""
         config = self._configs.get(guild_id)
         if config is None:
             generation = self._forgotten
@@ -145,6 +142,7 @@ class Moderation:
         return config
 
     def forget_guild_config(self, guild_id: int) -> None:
+        """Drop the cached configuration of a guild whose settings changed."""
         self._forgotten += 1
         self._configs.pop(guild_id, None)
 
@@ -187,15 +185,17 @@ class Moderation:
                 log.info("model changed in another process: %s -> %s", old, new)
 
     def policy_for(self, config: GuildConfig | None) -> Policy:
-        """The model's calibrated thresholds with the guild's overrides (none outside a guild)."""
-        return Policy.with_overrides(self.scorer.model.info.thresholds, config.thresholds if config else None)
+        """The models' calibrated thresholds with the guild's overrides (none outside a guild)."""
+        return scorer_policy(self.scorer, config.thresholds if config else None)
 
     async def policy(self, guild_id: int) -> Policy:
+        """The policy in force in a guild: the models' thresholds with the guild's overrides."""
         return self.policy_for(await self.guild_config(guild_id))
 
     async def reload_model(self, settings: Settings) -> tuple[str, str]:
         """Swap in the model the settings name between two batches; (old, new) versions."""
-        old = await asyncio.wrap_future(self.scorer.swap_model(functools.partial(load_model, settings)))
+        old = await asyncio.wrap_future(self.scorer.swap_model(functools.partial(load_model, settings),
+                                                               functools.partial(load_multilingual, settings)))
         return old, self.scorer.model.version
 
     # -- the pipeline ----------------------------------------------------------------------------------
@@ -210,7 +210,7 @@ class Moderation:
             configs[config.guild_id] = config
         for guild_id in {item.ref.guild_id for item in items} - set(configs):
             configs[guild_id] = await self.guild_config(guild_id) if guild_id is not None else None
-        languages = self.scorer.model.info.languages
+        languages = self.scorer.languages
         fallbacks = [moderated_languages(configs[item.ref.guild_id], languages) for item in items]
         detected = await self.languages.identify_off_loop([item.text for item in items], fallbacks)
         read = [i for i, (item, d) in enumerate(zip(items, detected, strict=True))
@@ -218,14 +218,14 @@ class Moderation:
         scores: dict[int, Scores] = {}
         for start in range(0, len(read), CHUNK):
             chunk = read[start : start + CHUNK]
-            scores.update(zip(chunk, await asyncio.gather(*(self.scorer.score(items[i].text) for i in chunk)),
-                              strict=True))
+            scores.update(zip(chunk, await asyncio.gather(
+                *(self.scorer.score(items[i].text, detected[i].language) for i in chunk)), strict=True))
             if progress is not None:
                 progress(len(chunk))
         if progress is not None and len(items) > len(read):
             progress(len(items) - len(read))
         policies = {guild_id: self.policy_for(c) for guild_id, c in configs.items()}  # one per guild, not message
-        return [dataclasses.replace(policies[item.ref.guild_id].decide(scores[i]), language=d.language)
+        return [policies[item.ref.guild_id].decide(scores[i], d.language)
                 if i in scores else unread_decision(d, configs[item.ref.guild_id], self.scorer.model.version)
                 for i, (item, d) in enumerate(zip(items, detected, strict=True))]
 

@@ -1,9 +1,7 @@
 """Chat logs for `toxmod replay`: read, validated, replayed through the pipeline chunk by chunk, summarised.
 
-Reading. `text_lines` is the one reader of messages from bytes, for replay and for `toxmod score` on
-stdin alike: UTF-8 (a leading BOM dropped), one message a line. Invalid UTF-8 fails naming the byte
-offset; a NUL byte fails naming the line (it means a binary file or a UTF-16 export, and no database
-text column should hold one).
+Reading. The bytes become lines of text through `text_lines` (bot/moderation/text_input.py), the one
+reader of messages from bytes, which `toxmod score` uses on stdin too.
 
 Validation before writing. `ChatLog.open` streams the whole file once before anything is scored: it
 checks every line and row, counts the messages and takes the sha256 of the bytes. A malformed log fails
@@ -25,7 +23,7 @@ import functools
 import hashlib
 import itertools
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,50 +31,29 @@ from sqlalchemy.orm import Session
 
 from bot.decision import Decision
 from bot.labels import LABELS
-from bot.moderation.pipeline import Incoming, Moderation, record
+from bot.moderation.pipeline import CHUNK, Incoming, Moderation, record
+from bot.moderation.text_input import ChatLogError, text_lines
+from bot.storage.messages import MessageRef
 from bot.storage.replays import ReplayProgress, advance_replay
-from bot.storage.repository import MessageRef
-
-# Messages per transaction: an interrupt waits for at most one chunk (well under a second on the shipped
-# model), and each chunk still fills the scoring worker's batches.
-CHUNK = 256
-
-
-class ChatLogError(ValueError):
-    """The chat log (or stdin) cannot be used; the message says which file and why."""
 
 
 @dataclass(frozen=True)
 class ChatLine:
+    """One message of a chat log: its text, and its author and channel as written (ids, when they are digits)."""
+
     content: str
     author: str = ""
     channel: str = ""
 
     @property
     def author_id(self) -> int | None:
+        """The author as a Discord id, when the log gives one."""
         return int(self.author) if self.author.isdigit() else None
 
     @property
     def channel_id(self) -> int | None:
+        """The channel as a Discord id, when the log gives one."""
         return int(self.channel) if self.channel.isdigit() else None
-
-
-def text_lines(raw: Iterable[bytes], name: str) -> Iterator[str]:
-    """Each line of `raw` (bytes split after b"\\n", as a binary file iterates) as text, its line ending kept.
-
-    Line by line is safe for UTF-8: the byte of "\\n" never occurs inside a multi-byte character.
-    """
-    offset = 0
-    for number, line in enumerate(raw, start=1):
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ChatLogError(f"{name} is not UTF-8 text ({exc.reason} at byte {offset + exc.start})") from exc
-        if "\0" in text:
-            raise ChatLogError(f"{name} has a NUL byte on line {number} (at byte {offset + line.index(0)}): "
-                               "a binary file, or text saved as UTF-16?")
-        yield text.removeprefix("\ufeff") if number == 1 else text
-        offset += len(line)
 
 
 @dataclass(frozen=True)
@@ -91,6 +68,7 @@ class ChatLog:
 
     @classmethod
     def open(cls, path: Path) -> ChatLog:
+        """Read the whole log once to validate and count it; ChatLogError names the problem if it cannot be used."""
         if path.is_dir():
             raise ChatLogError(f"{path} is a directory: give the chat log file itself (CSV, or one message a line)")
         if not path.is_file():
@@ -169,6 +147,7 @@ class Tally:
     authors: Counter[str] = field(default_factory=Counter)
 
     def add(self, lines: list[ChatLine], decisions: list[Decision]) -> None:
+        """Count one chunk's decisions."""
         self.done += len(lines)
         self.model_version = decisions[-1].model_version
         for line, decision in zip(lines, decisions, strict=True):
@@ -179,6 +158,7 @@ class Tally:
                     self.authors[line.author] += 1
 
     def summary(self) -> str:
+        """The report printed at the end of a replay: messages, flags per label, the most flagged authors."""
         replayed = self.done - self.start
         out = [
             f"replayed {replayed} message{'' if replayed == 1 else 's'} with model {self.model_version}",

@@ -36,6 +36,7 @@ class Change:
     model: str | None = None
 
     def to_json(self) -> str:
+        """The change as the NOTIFY payload other processes read."""
         return json.dumps({"guild_id": self.guild_id, "model": self.model})
 
     @classmethod
@@ -85,12 +86,14 @@ class ChangeListener:
         self._thread: threading.Thread | None = None
 
     def start(self) -> ChangeListener:
+        """Start listening on a thread of its own (once); returns the listener, to chain."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="toxmod-changes", daemon=True)
             self._thread.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop listening and wait up to `timeout` seconds for the thread to end."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)

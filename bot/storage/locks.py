@@ -35,6 +35,7 @@ class JobLock:
         self._release: Callable[[], object] | None = release
 
     def release(self) -> None:
+        """Release the lock; a second call does nothing."""
         release, self._release = self._release, None
         if release is not None:
             release()
@@ -86,7 +87,7 @@ def wait_for_file_lock(path: Path, waiting: Callable[[], object]) -> JobLock:
     if fd is None:
         waiting()
         fd = _flock(path, wait=True)
-        assert fd is not None
+        assert fd is not None  # noqa: S101 - narrows for mypy: a waiting flock returns only once it holds the lock
     return JobLock(path.name, lambda: _unflock(path, fd))
 
 

@@ -20,9 +20,11 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from bot.storage.inserts import insert_ignoring_conflicts
 from bot.storage.locks import JobLock, lock_key, try_lock
-from bot.storage.models import Flag, FlagStatus, ReplayRun, ScoredMessage, utcnow
-from bot.storage.repository import MessageRef, insert_ignoring_conflicts, text_digest
+from bot.storage.messages import MessageRef
+from bot.storage.tables import Flag, FlagStatus, ReplayRun, ScoredMessage, utcnow
+from bot.storage.texts import text_digest
 
 log = logging.getLogger(__name__)
 

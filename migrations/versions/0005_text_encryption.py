@@ -24,7 +24,7 @@ from alembic import context, op
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from bot.storage.database import REWRITE_AFTER_UPGRADE
+from bot.storage.schema import REWRITE_AFTER_UPGRADE
 
 
 revision: str = '0005'
@@ -123,7 +123,7 @@ def upgrade() -> None:
                            .values(content_hash=None)).rowcount
 
     # PostgreSQL keeps the old plaintext rows as dead rows, SQLite the old page images in its WAL: the
-    # upgrade rewrites these tables once this migration has committed (bot.storage.database.upgrade)
+    # upgrade rewrites these tables once this migration has committed (bot.storage.schema.upgrade)
     if keys or dropped:
         context.config.attributes[REWRITE_AFTER_UPGRADE] = ['flags', 'scored_messages']
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.model.classifier import ToxicityModel
+from bot.scoring.classifier import ToxicityModel
 
 
 @pytest.fixture(scope="module")

@@ -40,15 +40,10 @@ from bot.decision import Decision, Scores
 from bot.labels import LABELS
 from bot.moderation.policy import Policy
 from bot.storage.database import Database
-from bot.storage.models import Flag, FlagStatus
-from bot.storage.repository import (
-    AlreadyReviewed,
-    MessageRef,
-    add_exemption,
-    record_score,
-    review_flag,
-    update_guild_settings,
-)
+from bot.storage.flags import AlreadyReviewed, review_flag
+from bot.storage.guilds import add_exemption, update_guild_settings
+from bot.storage.messages import MessageRef, record_score
+from bot.storage.tables import Flag, FlagStatus
 
 POLICY = Policy(dict.fromkeys(LABELS, 0.5))
 FLAGGED = POLICY.decide(Scores((0.9, 0.0, 0.0, 0.0, 0.0, 0.0), "m1", 1.0))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import simcord
 from sqlalchemy import select
 
-from bot.storage.models import Flag, ScoredMessage
+from bot.storage.tables import Flag, ScoredMessage
 
 
 @dataclass(frozen=True)

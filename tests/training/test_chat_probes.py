@@ -4,7 +4,7 @@ none may be in the training data that lives in this repository."""
 import csv
 from pathlib import Path
 
-from bot.model.normalize import match_key
+from bot.scoring.normalize import match_key
 from training.sources import CONTRAST_CSV
 
 PROBES = Path(__file__).resolve().parents[2] / "benchmarks" / "chat_probes.csv"

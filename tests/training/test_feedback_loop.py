@@ -16,12 +16,13 @@ from sqlalchemy import select
 from bot.cli import main
 from bot.decision import Scores
 from bot.labels import LABELS
-from bot.model.registry import PromotionRefused, current_name, promote, rollback, set_current
-from bot.moderation.feedback import suggest_thresholds
+from bot.moderation.feedback.thresholds import suggest_thresholds
 from bot.moderation.policy import Policy
+from bot.scoring.registry import PromotionRefused, current_name, promote, rollback, set_current
 from bot.storage.database import Database
-from bot.storage.models import Flag, FlagStatus, utcnow
-from bot.storage.repository import MessageRef, record_score, review_flag
+from bot.storage.flags import review_flag
+from bot.storage.messages import MessageRef, record_score
+from bot.storage.tables import Flag, FlagStatus, utcnow
 from tests.support.tiny_model import train_tiny
 from training.sources import load_jigsaw_csv
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from bot.cli import main
 from tests.support.paths import SOURCE_FIXTURES
@@ -20,6 +21,7 @@ SHIPPED_RECIPES = sorted((Path(__file__).parents[2] / "training" / "recipes").gl
 TWO_STAGES = """
 name = "fx"
 version = "fx-2"
+languages = ["de", "en"]
 
 [calibration]
 obfuscation_rows = 4
@@ -34,6 +36,7 @@ checkpoint_every = 2
 ubuntu_cap = 50
 val_percent = 30
 seed = 7
+freeze_layers = 1
 
 [[stage]]
 note = "a short continuation that weighs threats more"
@@ -71,6 +74,8 @@ def test_a_two_stage_recipe_trains_each_stage_from_the_last_and_records_them(tin
     assert result.model_dir == tmp_path / "models" / "fx"
     meta = json.loads((result.model_dir / "metadata.json").read_text())
     assert meta["version"] == "fx-2" and meta["base_model"] == str(tiny_base)
+    assert meta["languages"] == ["de", "en"]  # what the bot routes to it
+    assert set(meta["metrics"]["languages"]) == {"en"} and meta["language_thresholds"] == {}
     stages = meta["training"]["stages"]
     assert [(s["stage"], s["note"], s["steps"]) for s in stages] == [
         (1, "first pass", 4), (2, "a short continuation that weighs threats more", 2)]
@@ -82,6 +87,13 @@ def test_a_two_stage_recipe_trains_each_stage_from_the_last_and_records_them(tin
     assert "1. 4 steps" in card and "2. 2 steps" in card and "weighs threats more" in card
     # stage 2 started from stage 1's exported weights, not from the base model
     assert (runs / "fx" / "stage-1" / "model" / "model.safetensors").is_file()
+    # stage 1 kept its lowest layer as the base had it and trained the one above
+    base = load_file(tiny_base / "model.safetensors")
+    stage1 = load_file(runs / "fx" / "stage-1" / "model" / "model.safetensors")
+    kept = "encoder.layer.0.attention.self.query.weight"
+    above = kept.replace(".0.", ".1.")
+    assert torch.equal(stage1[f"bert.{kept}"], base[kept].half())  # exported in fp16
+    assert not torch.equal(stage1[f"bert.{above}"], base[above].half())
 
     # run again: stage 1 is not trained again, stage 2 continues from its (finished) checkpoint
     first = (runs / "fx" / "stage-1" / "model" / "model.safetensors").stat().st_mtime_ns
@@ -110,6 +122,7 @@ def test_a_two_stage_recipe_trains_each_stage_from_the_last_and_records_them(tin
     ('name = "x"\n[[stage]]\nsource_weight = { a = "b" }', "does not fit"),
     ('name = "x"\n[calibration]\nprecision = 0.9\n[[stage]]', "[calibration] has unknown keys precision"),
     ('name = "a/b"\n[[stage]]', "`name` must be a model directory name"),
+    ('name = "x"\nlanguages = ["deu"]\n[[stage]]', "two-letter language codes"),
     ('name = "x"\n[[stage]\n', "not valid TOML"),
 ])
 def test_a_bad_recipe_is_refused_in_one_line_before_training(tmp_path: Path, text: str, message: str) -> None:

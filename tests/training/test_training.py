@@ -11,8 +11,8 @@ import torch
 from safetensors import safe_open
 
 from bot.labels import LABELS
-from bot.model.classifier import ToxicityModel
-from bot.model.metrics import average_precision, roc_auc, threshold_for_precision
+from bot.scoring.classifier import ToxicityModel
+from bot.scoring.ranking import average_precision, roc_auc, threshold_for_precision
 from tests.support.paths import SOURCE_FIXTURES
 from training.config import TrainConfig
 from training.dataset import prepare_data

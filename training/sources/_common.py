@@ -44,12 +44,26 @@ UNKNOWN = label_vector()
 
 @dataclass(frozen=True)
 class Source:
-    """One corpus: where it lives under a data root and how to read it."""
+    """One corpus: where it lives under a data root, how to read it, and in which language it is written.
+
+    ``language`` (ISO 639-1) lets evaluation report each language on its own and lets a recipe pick the
+    corpora of the languages it trains for. ``non_commercial`` marks a corpus whose licence forbids
+    commercial use, so that a recipe for a model that ships can be checked to leave it out.
+    """
 
     name: str
     relpath: str
     load: Callable[[Path], pd.DataFrame]
     description: str
+    language: str = "en"
+    non_commercial: bool = False
+
+    def __post_init__(self) -> None:
+        if not _ISO_639_1.fullmatch(self.language):
+            raise ValueError(f"{self.name}: language {self.language!r} is not an ISO 639-1 code like 'en'")
+
+
+_ISO_639_1 = re.compile(r"[a-z]{2}")
 
 
 def require(path: Path) -> Path:

@@ -7,4 +7,5 @@ from bot.discord.live.cog import LiveScoring
 
 
 async def setup(bot: ToxmodBot) -> None:
+    """Load the live-scoring cog (the extension's entry point)."""
     await bot.add_cog(LiveScoring(bot))

@@ -1,4 +1,5 @@
-"""Live scoring: every guild message and edit goes through the moderation pipeline, flags go to the mod-log.
+"""Live scoring: every guild message and edit goes through the moderation pipeline, and each new flag goes,
+with the guild configuration already read for scoring, to the mod-log service that posts it.
 
 Also the "Report to moderators" message command, which is how toxicity the model missed reaches a
 human, and the optional per-label automatic actions.
@@ -17,22 +18,17 @@ from discord.ext import commands
 from bot.decision import Decision
 from bot.discord.app import ToxmodBot
 from bot.discord.errors import UserInputError
-from bot.discord.live.catchup import CatchUp
-from bot.discord.review.embeds import describe_failure
-from bot.discord.review.modlog import publish_flag, publish_unsaved, refresh_modlog_message
+from bot.discord.live._catchup import CatchUp
+from bot.discord.modlog import describe_failure, publish_flag, publish_unsaved, refresh_flag
 from bot.labels import LABELS
 from bot.moderation.guild_config import GuildConfig
 from bot.moderation.pipeline import Incoming, Unsaved
 from bot.moderation.worker import WorkerStopped
-from bot.storage.database import DatabaseError
-from bot.storage.models import Flag, FlagStatus, utcnow
-from bot.storage.repository import (
-    MessageRef,
-    latest_flag_for_message,
-    record_action,
-    reports_since,
-    same_text_scored,
-)
+from bot.storage.errors import DatabaseError
+from bot.storage.flags import record_action, reports_since
+from bot.storage.messages import MessageRef, latest_flag_for_message
+from bot.storage.tables import Flag, FlagStatus, utcnow
+from bot.storage.texts import same_text_scored
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +43,9 @@ def _scope(message: discord.Message) -> tuple[set[int], set[int]]:
 
 
 class LiveScoring(commands.Cog):
+    """Every message and edit scored as it arrives, the ones missed while disconnected caught up, and the "Report to
+    moderators" menu."""
+
     def __init__(self, bot: ToxmodBot) -> None:
         self.bot = bot
         self.catchup = CatchUp(bot, self.handle)
@@ -55,10 +54,12 @@ class LiveScoring(commands.Cog):
         bot.tree.add_command(self.report_menu)
 
     async def cog_unload(self) -> None:
+        """Remove the report menu from the command tree when the extension unloads."""
         self.bot.tree.remove_command(self.report_menu.name, type=self.report_menu.type)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
+        """Score a new message."""
         await self.handle(message, edited=False)
 
     @commands.Cog.listener()
@@ -78,10 +79,12 @@ class LiveScoring(commands.Cog):
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
+        """Catch up on the messages sent while the bot was away."""
         await self.catchup.run()
 
     @commands.Cog.listener()
     async def on_resumed(self) -> None:
+        """Catch up on the messages sent while the gateway connection was down."""
         await self.catchup.run()
 
     def _wanted(self, message: discord.Message) -> bool:
@@ -89,6 +92,7 @@ class LiveScoring(commands.Cog):
                 and bool(message.content and message.content.strip()))
 
     async def handle(self, message: discord.Message, *, edited: bool) -> None:
+        """Score, decide and record one message (or edit) once, unless it is none of ours to moderate."""
         if not self._wanted(message):
             return  # DMs, bots, webhooks, empty or attachment-only messages
         if not edited and not self.catchup.first_sight(message.id):
@@ -98,7 +102,7 @@ class LiveScoring(commands.Cog):
 
     async def _score_and_log(self, message: discord.Message, edited: bool) -> None:
         guild = message.guild
-        assert guild is not None  # _wanted lets only guild messages through
+        assert guild is not None  # noqa: S101 - narrows for mypy: _wanted lets only guild messages through
         config = await self.bot.moderation.guild_config(guild.id)
         if config.is_exempt(*_scope(message)):
             return
@@ -119,7 +123,7 @@ class LiveScoring(commands.Cog):
         if outcome.flag is None:
             return
         if not outcome.opened:  # an edit updated the message's pending flag
-            await refresh_modlog_message(self.bot, guild, outcome.flag)
+            await refresh_flag(self.bot, guild, outcome.flag, config)
             return
         await self.automod(message, config, outcome.decision, outcome.flag)
         await publish_flag(self.bot, guild, outcome.flag, config)
@@ -173,11 +177,11 @@ class LiveScoring(commands.Cog):
         ref = MessageRef(guild.id, message.channel.id, message.id, message.author.id)
         [outcome] = await self.bot.moderation.moderate([Incoming(ref, message.content, reported_by=reporter)])
         flag = outcome.flag
-        assert flag is not None  # a report always opens a flag or joins the open one
+        assert flag is not None  # noqa: S101 - narrows for mypy: a report always opens a flag or joins one
         if outcome.opened:
             await publish_flag(self.bot, guild, flag)
             answer = f"Thanks — the moderators have been notified (flag #{flag.id})."
         else:
-            await refresh_modlog_message(self.bot, guild, flag)
+            await refresh_flag(self.bot, guild, flag)
             answer = f"Thanks — your report was added to flag #{flag.id}, which the moderators already have."
         await interaction.followup.send(answer, ephemeral=True)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
+
+from tests.bot.api.conftest import StartServer
 
 SPANISH = "eres un pendejo de mierda y nadie te quiere aqui"
 FRENCH = "ta gueule espèce de connard, personne ne t'aime ici"
@@ -53,3 +57,25 @@ def test_batch_scoring_marks_what_it_cannot_read_instead_of_scoring_it_as_englis
     assert (spanish["language"], spanish["read"], spanish["scores"], spanish["flagged"]) == ("es", False, None, False)
     assert english["language"] == "en" and english["read"] and english["flagged"]
     assert short["language"] == "en" and short["read"]  # too short to tell: the model's language is assumed
+
+
+def test_a_language_the_multilingual_model_reads_is_scored_by_it(start_server: StartServer, models_dir: Path,
+                                                                  tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    shutil.copytree(models_dir / "tiny-v1", models / "tiny-v1")
+    shutil.copytree(models_dir / "tiny-v1", models / "tiny-multi")
+    meta = json.loads((models / "tiny-multi" / "metadata.json").read_text())
+    (models / "tiny-multi" / "metadata.json").write_text(json.dumps({**meta, "version": "tiny-multi",
+                                                                     "languages": ["es", "fr"]}))
+    (models / "current").write_text("tiny-v1\n")
+    (models / "multilingual").write_text("tiny-multi\n")
+    url = start_server(models_dir=models)
+
+    status, answer = post(f"{url}/v1alpha1/comments:analyze",
+                          {"comment": {"text": FRENCH}, "requestedAttributes": {"TOXICITY": {}}})
+    assert status == 200 and answer["detectedLanguages"] == ["fr"]
+    assert 0 <= answer["attributeScores"]["TOXICITY"]["summaryScore"]["value"] <= 1
+    status, answer = post(f"{url}/v1/score", {"texts": [SPANISH, "you are a stupid idiot"]})
+    spanish, english = answer["results"]
+    assert (spanish["language"], spanish["read"], spanish["model"]) == ("es", True, "tiny-multi")
+    assert (english["language"], english["model"]) == ("en", "tiny-v1")

@@ -64,7 +64,7 @@ def browser(tmp_path: Path) -> Iterator[Any]:
 def two_models(tmp_path: Path, tiny_model_dir: Path) -> Path:
     """tiny-v1 (current) and tiny-v2: the same weights, but tiny-v2 flags only `identity_hate`, at almost any
     score, so the label shown on top tells which model scored a message."""
-    from bot.model.registry import set_current
+    from bot.scoring.registry import set_current
 
     root = tmp_path / "models"
     shutil.copytree(tiny_model_dir, root / "tiny-v1")

@@ -26,7 +26,7 @@ from bot.cli import main
 from bot.labels import LABELS
 from bot.settings import PROJECT_ROOT, Settings
 from bot.storage.database import Database
-from bot.storage.repository import update_guild_settings
+from bot.storage.guilds import update_guild_settings
 from tests.bot.api.conftest import StartServer
 from tests.support.postgres import free_port
 

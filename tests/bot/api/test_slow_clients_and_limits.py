@@ -31,11 +31,11 @@ import pytest
 
 from bot.api.connections import ConnectionGuard, Episodes
 from bot.api.fairness import FairScheduler, cost
-from bot.api.metrics import Metrics
-from bot.model.classifier import ToxicityModel
+from bot.api.prometheus import Metrics
+from bot.scoring.classifier import ToxicityModel
 from bot.settings import PROJECT_ROOT
 from bot.storage.database import Database
-from bot.storage.repository import update_guild_settings
+from bot.storage.guilds import update_guild_settings
 from tests.bot.api.conftest import StartServer
 from tests.bot.api.test_server import analyze, call
 from tests.support.postgres import PostgresServer, PostgresUnavailable, free_port
@@ -439,7 +439,7 @@ async def test_turns_hand_another_callers_text_over_within_one_window() -> None:
     pending: list[tuple[str, asyncio.Future[str]]] = []
 
     class Worker:  # hands each text back as its "scores" when the test says so
-        async def score(self, text: str) -> str:
+        async def score(self, text: str, language: str | None = None) -> str:
             handed.append(text)
             answer: asyncio.Future[str] = loop.create_future()
             pending.append((text, answer))

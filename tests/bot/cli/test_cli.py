@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 from pathlib import Path
@@ -9,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.cli.app import build_parser
+from bot.cli.common import overrides
 from bot.labels import LABELS
-from bot.model.info import read_model_info
-from bot.model.registry import resolve_model_dir
 from bot.moderation.policy import Policy
+from bot.scoring.info import read_model_info
+from bot.scoring.registry import resolve_model_dir
 from tests.support.rows import has_schema, rows
 
 
@@ -145,3 +148,22 @@ def test_model_list_shows_the_engine_measured_at_first_load(capsys: pytest.Captu
     assert main(["model", "list"]) == 0
     listed = capsys.readouterr().out
     assert "engine: not measured" not in listed and "measured earlier on this machine" in listed
+
+
+def test_every_database_url_option_lands_where_overrides_reads_it() -> None:
+    """`--database-url` is added by one helper: each command's option has the dest `overrides` reads."""
+    found: list[list[str]] = []
+
+    def walk(parser: argparse.ArgumentParser, path: list[str]) -> None:
+        for action in parser._actions:
+            if "--database-url" in action.option_strings:
+                found.append(path)
+                assert action.dest == "database_url", path
+                assert (action.help or "").startswith("override DATABASE_URL"), path
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, [*path, name])
+
+    walk(build_parser(), [])
+    assert ["db", "upgrade"] in found and ["serve"] in found and ["replay"] in found and len(found) == 10
+    assert overrides(argparse.Namespace(database_url="sqlite:///x.db")) == {"database_url": "sqlite:///x.db"}

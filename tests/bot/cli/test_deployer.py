@@ -12,9 +12,9 @@ from alembic.script import ScriptDirectory
 
 from bot.cli import main
 from bot.labels import nearest_line
-from bot.model.info import read_model_info
-from bot.model.registry import resolve_model_dir
-from bot.storage.database import MIGRATIONS, upgrade
+from bot.scoring.info import read_model_info
+from bot.scoring.registry import resolve_model_dir
+from bot.storage.schema import MIGRATIONS, upgrade
 
 HEAD = str(ScriptDirectory(str(MIGRATIONS)).get_current_head())
 # tests that make their own database (or none): one run, not one per backend

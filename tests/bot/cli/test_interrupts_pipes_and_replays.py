@@ -28,7 +28,7 @@ from bot.cli import main
 from bot.settings import PROJECT_ROOT
 from bot.storage.database import Database
 from bot.storage.locks import lock_file, wait_for_file_lock
-from tests.bot.cli.test_hardening import cli, one_error_line
+from tests.bot.cli.test_broken_setups_and_bad_input import cli, one_error_line
 from tests.support.faults import fill_database, hold_lock
 from tests.support.rows import count, has_schema, rows
 from tests.support.tiny_model import TOXIC_MESSAGE
@@ -367,7 +367,7 @@ def test_replay_again_joins_pending_flags_and_flags_anew_what_was_reviewed(
 def make_confirmed(author: int) -> Any:
     from sqlalchemy import update
 
-    from bot.storage.models import Flag, FlagStatus
+    from bot.storage.tables import Flag, FlagStatus
 
     return update(Flag).where(Flag.author_id == author).values(status=FlagStatus.CONFIRMED, reviewer_id=1)
 

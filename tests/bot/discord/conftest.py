@@ -14,7 +14,7 @@ import simcord
 
 from bot import create_bot
 from bot.discord.app import ToxmodBot
-from bot.model.registry import set_current
+from bot.scoring.registry import set_current
 from tests.support.world import World
 
 

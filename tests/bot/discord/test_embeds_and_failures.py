@@ -1,5 +1,5 @@
-"""What moderators are shown: member text that cannot lie or format the embed (issue 10, D9), and
-failures described as the action that failed, not always as a mod-log problem (D10)."""
+"""What moderators are shown: member text that cannot lie or format the embed, and failures described as
+the action that failed, not always as a mod-log problem."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import discord
 import pytest
 import simcord
 
-from bot.discord.review.embeds import DESCRIPTION_ROOM, TEXT_LIMIT, describe_failure, spoiler_safe
+from bot.discord.modlog._embeds import DESCRIPTION_ROOM, TEXT_LIMIT, describe_failure, spoiler_safe
 from bot.labels import LABELS, nearest_line
 from tests.support.world import World
 
@@ -37,7 +37,7 @@ def http_error(kind: type[discord.HTTPException], status: int, code: int) -> dis
     return kind(SimpleNamespace(status=status, reason="test"), {"code": code, "message": "from Discord"})
 
 
-# -- D9: the text as typed, and nothing more -----------------------------------------------------------
+# -- the text as typed, and nothing more ----------------------------------------------------------------
 def test_masked_link_across_a_newline_is_shown_as_text() -> None:
     shown = spoiler_safe("[free\nnitro](https://evil.example)")
     body = shown.removeprefix("||").removesuffix("||")
@@ -130,7 +130,7 @@ async def test_scan_of_a_quiet_message_ranks_no_labels(world: World) -> None:
         assert fields["Closest"].split()[0] == nearest_line(scores, thresholds).split()[0]
 
 
-# -- D10: the failure named after the action ----------------------------------------------------------
+# -- the failure named after the action ----------------------------------------------------------------
 @pytest.mark.parametrize(
     ("action", "exc", "expected"),
     [

@@ -1,4 +1,4 @@
-"""Issue 12: shards in several processes on one PostgreSQL.
+"""Shards in several processes on one PostgreSQL.
 
 The bot under SimCord (process A) runs as an `AutoShardedBot` with both of its two shards; a second bot
 (process B: its own database engine, scoring worker, caches and change listener, the same PostgreSQL) is
@@ -25,12 +25,12 @@ from bot import create_bot
 from bot.cli import main
 from bot.discord.app import ShardedToxmodBot, ToxmodBot
 from bot.discord.errors import UserInputError
-from bot.model.registry import set_current
 from bot.moderation.pipeline import Incoming
+from bot.scoring.registry import set_current
 from bot.settings import PROJECT_ROOT
 from bot.storage.locks import try_lock
-from bot.storage.models import AuditEntry
-from bot.storage.repository import MessageRef
+from bot.storage.messages import MessageRef
+from bot.storage.tables import AuditEntry
 from tests.bot.discord.test_bot import CLEAN, TOXIC, handled_errors
 from tests.support.world import World
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.model.classifier import ModelNotFoundError, ToxicityModel
 from bot.moderation.worker import ScoringWorker, WorkerStopped
+from bot.scoring.classifier import ModelNotFoundError, ToxicityModel
 from tests.support.tiny_model import CLEAN_MESSAGE as CLEAN
 from tests.support.tiny_model import TOXIC_MESSAGE as TOXIC
 

@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from bot.labels import LABELS
-from bot.storage.database import upgrade
-from bot.storage.models import Flag, ScoredMessage
+from bot.storage.schema import upgrade
+from bot.storage.tables import Flag, ScoredMessage
 
 ROOT = Path(__file__).resolve().parents[3]
 WORKER = "tests.support.concurrent_writer"
@@ -169,8 +169,8 @@ def test_one_message_scored_by_two_processes_at_once_gets_one_flag(db_url: str) 
     from bot.moderation.pipeline import Incoming, record
     from bot.moderation.policy import Policy
     from bot.storage.database import Database
-    from bot.storage.models import Flag, ScoredMessage
-    from bot.storage.repository import MessageRef
+    from bot.storage.messages import MessageRef
+    from bot.storage.tables import Flag, ScoredMessage
 
     upgrade(db_url)
     decision = Policy(dict.fromkeys(LABELS, 0.5)).decide(Scores((0.9, 0.0, 0.0, 0.0, 0.9, 0.0), "m1", 1.0))

@@ -12,13 +12,15 @@ from pathlib import Path
 import pytest
 
 from bot.decision import Scores
-from bot.discord.model import retrain
+from bot.discord.admin import retrain
 from bot.labels import LABELS
-from bot.moderation.feedback import FEEDBACK_CSV, remove_feedback_exports, runs_dir, write_feedback_csv
+from bot.moderation.feedback.export import FEEDBACK_CSV, partial_path, write_feedback_csv
+from bot.moderation.feedback.run_folders import remove_feedback_exports, runs_dir
 from bot.moderation.policy import Policy
 from bot.storage.database import Database
-from bot.storage.models import Flag, utcnow
-from bot.storage.repository import MessageRef, erase_texts, record_score
+from bot.storage.messages import MessageRef, record_score
+from bot.storage.tables import Flag, utcnow
+from bot.storage.texts import erase_texts
 from tests.support.faults import stored_bytes
 
 POLICY = Policy(dict.fromkeys(LABELS, 0.5))
@@ -117,3 +119,12 @@ def test_erasure_removes_feedback_exports_left_in_run_folders(tmp_path: Path) ->
     assert remove_feedback_exports(runs) == 3
     assert not any(path.exists() for path in [*left, partial]) and progress.exists()
     assert remove_feedback_exports(tmp_path / "nowhere") == 0
+
+
+def test_the_cleanup_knows_the_name_an_unfinished_export_is_written_under(tmp_path: Path) -> None:
+    """The export writes beside its target and renames; a bot killed in between leaves that file, which the
+    cleanup (another module) must find by the same name."""
+    target = runs_dir(tmp_path / "models") / "candidate-1" / FEEDBACK_CSV
+    target.parent.mkdir(parents=True)
+    partial_path(target).write_text(marker())
+    assert remove_feedback_exports(target.parent.parent) == 1 and not partial_path(target).exists()

@@ -24,17 +24,13 @@ from bot.decision import Scores
 from bot.labels import LABELS
 from bot.moderation.policy import Policy
 from bot.settings import PROJECT_ROOT
-from bot.storage.database import Database, upgrade
-from bot.storage.models import Flag, FlagOrigin, InstallSecret, MemberKey, ScoredMessage, utcnow
-from bot.storage.repository import (
-    MessageRef,
-    erase_texts,
-    list_flags,
-    record_score,
-    same_text_scored,
-    update_flag_scores,
-)
+from bot.storage.database import Database
+from bot.storage.flags import list_flags
+from bot.storage.messages import MessageRef, record_score, update_flag_scores
+from bot.storage.schema import upgrade
 from bot.storage.sealing import DIGEST_SECRET, unseal
+from bot.storage.tables import Flag, FlagOrigin, InstallSecret, MemberKey, ScoredMessage, utcnow
+from bot.storage.texts import erase_texts, same_text_scored
 from tests.support.faults import stored_bytes
 from tests.support.postgres import PostgresServer
 

@@ -13,9 +13,12 @@ from sqlalchemy import create_engine, inspect, select
 from bot.decision import Scores
 from bot.labels import LABELS
 from bot.moderation.policy import Policy
-from bot.storage.database import Database, DatabaseError, upgrade
-from bot.storage.models import AuditEntry, Base, Flag, FlagStatus, ScoredMessage
-from bot.storage.repository import MessageRef, get_flag, list_flags, record_score, review_flag
+from bot.storage.database import Database
+from bot.storage.errors import DatabaseError
+from bot.storage.flags import get_flag, list_flags, review_flag
+from bot.storage.messages import MessageRef, record_score
+from bot.storage.schema import upgrade
+from bot.storage.tables import AuditEntry, Base, Flag, FlagStatus, ScoredMessage
 from tests.support.faults import hold_lock
 
 POLICY = Policy(dict.fromkeys(LABELS, 0.5))

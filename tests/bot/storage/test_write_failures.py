@@ -18,14 +18,18 @@ from sqlalchemy.orm import Session
 from bot.decision import Scores
 from bot.labels import LABELS
 from bot.moderation.policy import Policy
-from bot.storage.database import Database, DatabaseUnavailable, Spooled, unavailable_reason
-from bot.storage.models import AuditEntry, Flag, FlagStatus, Report
-from bot.storage.repository import MessageRef, audit, record_score, review_flag
+from bot.storage.audit import audit
+from bot.storage.database import Database
+from bot.storage.errors import DatabaseUnavailable, unavailable_reason
+from bot.storage.flags import review_flag
+from bot.storage.messages import MessageRef, record_score
+from bot.storage.tables import AuditEntry, Flag, FlagStatus, Report
+from bot.storage.writer import Spooled
 from tests.support.faults import db_file, fill_database, hold_lock, make_read_only, restore
 from tests.support.postgres import PostgresServer
 
 POLICY = Policy(dict.fromkeys(LABELS, 0.5))
-LOGGER = "bot.storage.database"
+LOGGER = "bot.storage.writer"
 
 
 def add_flag(db: Database) -> int:

@@ -1,0 +1,169 @@
+"""How a flag looks to moderators: the mod-log embed, rebuilt from the database row every time.
+
+Whichever path changed the flag (button, slash command, automod) the message ends up showing the same
+thing, because nothing but the row feeds it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+
+import discord
+
+from bot.storage.tables import Flag, FlagOrigin, FlagStatus
+
+REPORTERS_SHOWN = 5
+TEXT_LIMIT = 1500  # characters of a flagged text shown: readable, and room for the escaping
+DESCRIPTION_ROOM = 4000  # of Discord's 4,096 for a description, for the escaped text (the spoiler bars aside)
+NOTE_LIMIT, NOTE_ROOM = 200, 600  # a moderator's note, inside a field of at most 1,024 characters
+# Discord's own autolink pattern: a URL is shown as typed (backslashes would change where it leads).
+_URL = re.compile(r"https?://[^\s<]+[^<.,:;\"')\]\s]")
+# Joiners are part of emoji (a family is three people joined by U+200D) and of Persian and Indic words, and
+# tag characters of flag emoji (Scotland's): invisible format characters that show nothing false, so kept.
+_KEPT_FORMAT = re.compile("[\u200c\u200d\U000e0020-\U000e007f]")
+COLOURS = {
+    FlagStatus.PENDING: discord.Colour.orange(),
+    FlagStatus.CONFIRMED: discord.Colour.red(),
+    FlagStatus.DISMISSED: discord.Colour.green(),
+}
+
+
+def jump_url(flag: Flag) -> str | None:
+    if flag.guild_id and flag.channel_id and flag.message_id:
+        return f"https://discord.com/channels/{flag.guild_id}/{flag.channel_id}/{flag.message_id}"
+    return None
+
+
+def spoiler_safe(text: str | None) -> str:
+    """The text behind a spoiler, shown as typed (see `display_text`), so nothing in it can close the
+    spoiler, format the embed or make the moderator's view lie."""
+    if text is None:
+        return "*(text erased by retention)*"
+    if not text.strip():
+        return "*(no text)*"
+    return f"||{display_text(text, TEXT_LIMIT, DESCRIPTION_ROOM)}||"
+
+
+def display_text(text: str, limit: int, room: int) -> str:
+    r"""Member-written text for an embed: exactly the characters typed, none of them acting on the embed.
+
+    Every ASCII punctuation character is escaped with a backslash (Discord shows "\x" as "x" for any
+    punctuation), so no markdown forms: no masked link, even one whose "[label]" spans a newline (which
+    discord.utils.escape_markdown misses), no spoiler bars closing ours, no heading, quote, code or
+    mention. URLs are kept as typed, but with "|" percent-encoded. Control characters and invisible
+    format characters, the bidi overrides above all (U+202E shows text backwards, so a moderator would
+    read something other than what was sent), are shown as their code point: ⟨U+202E⟩. Newlines stay.
+    At most `limit` characters of `text` are shown, escaped into at most `room` ("…" marks a cut).
+    """
+    shown: list[str] = []
+    size = 0
+    for piece in _display_pieces(text[:limit]):
+        if size + len(piece) > room:
+            return "".join(shown) + "…"
+        shown.append(piece)
+        size += len(piece)
+    return "".join(shown) + ("…" if len(text) > limit else "")
+
+
+def _display_pieces(text: str) -> Iterator[str]:
+    """`display_text` one typed character (or URL) at a time, so a cut never splits an escape."""
+    text = text.replace("\r\n", "\n")
+    end = 0
+    for url in _URL.finditer(text):
+        yield from map(_display_char, text[end : url.start()])
+        yield url.group(0).replace("|", "%7C")
+        end = url.end()
+    yield from map(_display_char, text[end:])
+
+
+def _display_char(ch: str) -> str:
+    if ch in "\n\t":
+        return ch
+    if ch.isascii() and not ch.isalnum() and not ch.isspace() and ch.isprintable():
+        return "\\" + ch
+    category = unicodedata.category(ch)
+    if category in ("Zl", "Zp") or ch == "\r":
+        return "\n"  # line and paragraph separators, and a lone carriage return, break the line anyway
+    if category == "Cc" or (category == "Cf" and not _KEPT_FORMAT.match(ch)):
+        return f"⟨U+{ord(ch):04X}⟩"
+    return ch
+
+
+def shown_labels(flag: Flag) -> list[tuple[str, float]]:
+    """The two labels moderators see: as the policy ranked them at flag time (margin over threshold).
+
+    Flags from before that was stored fall back to the two highest scores.
+    """
+    if flag.top_labels:
+        return [(str(label), float(p)) for label, p in flag.top_labels]
+    return sorted(flag.scores.items(), key=lambda kv: kv[1], reverse=True)[:2]
+
+
+def flag_embed(flag: Flag) -> discord.Embed:
+    top = shown_labels(flag)
+    title = f"Flag #{flag.id}" + (" · reported by a member" if flag.origin is FlagOrigin.REPORTED else "")
+    embed = discord.Embed(title=title, description=spoiler_safe(flag.text), colour=COLOURS[flag.status])
+    embed.add_field(name="Author", value=f"<@{flag.author_id}>" if flag.author_id else "unknown")
+    embed.add_field(name="Channel", value=f"<#{flag.channel_id}>" if flag.channel_id else "unknown")
+    url = jump_url(flag)
+    embed.add_field(name="Message", value=f"[Jump to message]({url})" if url else "n/a")
+    if flag.scores:
+        embed.add_field(name="Top labels", value="\n".join(f"{label} {score:.2f}" for label, score in top))
+        embed.add_field(name="Passed threshold", value=", ".join(flag.labels) or "none (reported)")
+    else:  # a language the model cannot read, sent to review by this server's rule
+        embed.add_field(name="Not scored", value=f"language not supported ({flag.language or 'unknown'})")
+    if flag.language:
+        embed.add_field(name="Language", value=flag.language)
+    reporters = [r.reporter_id for r in flag.reports] or ([flag.reporter_id] if flag.reporter_id else [])
+    if reporters:
+        shown = ", ".join(f"<@{r}>" for r in reporters[:REPORTERS_SHOWN])
+        more = f" and {len(reporters) - REPORTERS_SHOWN} more" if len(reporters) > REPORTERS_SHOWN else ""
+        embed.add_field(name="Reported by", value=f"{shown}{more} ({len(reporters)} report"
+                                                  f"{'s' if len(reporters) > 1 else ''})")
+    if flag.previous is not None:
+        embed.add_field(name="Edited after", value=f"flag #{flag.previous.id}, {status_line(flag.previous)}",
+                        inline=False)
+    embed.add_field(name="Status", value=status_line(flag), inline=False)
+    embed.set_footer(text=f"flag {flag.id} · model {flag.model_version}")
+    return embed
+
+
+def status_line(flag: Flag) -> str:
+    if flag.status is FlagStatus.PENDING:
+        line = "Pending review"
+    else:
+        line = f"{flag.status.value.capitalize()} by <@{flag.reviewer_id}>"
+        if flag.verdict_labels:
+            line += f" as {', '.join(flag.verdict_labels)}"
+        if flag.note:
+            line += f" — {display_text(flag.note, NOTE_LIMIT, NOTE_ROOM)}"
+    if flag.action_taken:
+        line += f"\nActions: {flag.action_taken}"
+    return line
+
+
+# What a 404 means, by Discord's JSON error code: whichever thing the bot acted on is gone.
+_GONE = {
+    10003: "the channel no longer exists",
+    10004: "the server no longer exists",
+    10007: "the member is no longer in the server",
+    10008: "the message no longer exists",
+    10013: "the user no longer exists",
+}
+
+
+def describe_failure(exc: Exception, action: str) -> str:
+    """Why Discord refused `action` ("delete the message", "post in the mod-log channel"), for moderators.
+
+    The caller says what it was doing, so a missing permission reads "missing permission to delete the
+    message", not a mod-log problem the moderator would go looking for in vain.
+    """
+    if isinstance(exc, discord.Forbidden):
+        return f"missing permission to {action}"
+    if isinstance(exc, discord.NotFound):
+        return _GONE.get(exc.code, f"Discord found nothing to {action}")
+    if isinstance(exc, discord.HTTPException):
+        return f"Discord answered {exc.status}: {exc.text or exc}"
+    return str(exc)

@@ -1,0 +1,61 @@
+"""Where each flag was posted in its guild's mod-log, and which flags still have to be: a post that failed
+is tried again later, so a flag never goes unseen because Discord refused it once."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.storage.tables import Flag, FlagStatus, utcnow
+
+# a failed mod-log post is tried again after 30 s, then 1, 2, 4 ... minutes, at most hourly
+MODLOG_RETRY_BASE = timedelta(seconds=30)
+MODLOG_RETRY_MAX = timedelta(hours=1)
+
+
+def set_modlog_post(session: Session, flag_id: int, channel_id: int | None, message_id: int | None,
+                    error: str | None, now: datetime | None = None) -> None:
+    """Where the flag was posted, or why it could not be and when to try again (doubling from 30 s to an
+    hour); the flag itself is never lost either way."""
+    flag = session.get(Flag, flag_id, with_for_update=True, populate_existing=True)
+    if flag is None:
+        return
+    flag.modlog_channel_id, flag.modlog_message_id, flag.modlog_error = channel_id, message_id, error
+    if error is None:
+        flag.modlog_retry_at = None
+    else:
+        flag.modlog_attempts = (flag.modlog_attempts or 0) + 1
+        delay = min(MODLOG_RETRY_BASE * 2 ** (flag.modlog_attempts - 1), MODLOG_RETRY_MAX)
+        flag.modlog_retry_at = (now or utcnow()) + delay
+
+
+# pending flags that never reached a mod-log: what delivery retries and the health line counts
+_UNPOSTED = (Flag.status == FlagStatus.PENDING) & Flag.modlog_message_id.is_(None)
+
+
+def flags_due_for_posting(session: Session, guild_ids: list[int], limit: int, now: datetime) -> list[Flag]:
+    """Pending flags of these guilds that are not in a mod-log and whose retry time has come, oldest first.
+
+    `now` comes from the caller (the bot's clock), the same clock that set the retry times.
+    """
+    return list(session.scalars(select(Flag).where(
+        Flag.guild_id.in_(guild_ids), _UNPOSTED, Flag.modlog_retry_at.is_(None) | (Flag.modlog_retry_at <= now),
+    ).order_by(Flag.id).limit(limit)))
+
+
+def flags_to_repost(session: Session, guild_id: int, channel_id: int) -> list[Flag]:
+    """Pending flags not posted in this channel: never posted, failed, or posted in a channel since replaced."""
+    return list(session.scalars(select(Flag).where(
+        Flag.guild_id == guild_id, Flag.status == FlagStatus.PENDING,
+        Flag.modlog_message_id.is_(None) | Flag.modlog_channel_id.is_(None) | (Flag.modlog_channel_id != channel_id),
+    ).order_by(Flag.id)))
+
+
+def modlog_backlog(session: Session, guild_id: int) -> tuple[int, str | None]:
+    """How many pending flags of a guild are not in its mod-log, and the latest reason why."""
+    count = session.scalar(select(func.count()).where(Flag.guild_id == guild_id, _UNPOSTED)) or 0
+    reason = session.scalar(select(Flag.modlog_error).where(
+        Flag.guild_id == guild_id, _UNPOSTED, Flag.modlog_error.isnot(None)).order_by(Flag.id.desc()).limit(1))
+    return count, reason
