@@ -17,6 +17,18 @@ from bot.discord.app import ToxmodBot
 from bot.scoring.registry import set_current
 from tests.support.world import World
 
+# How long SimCord waits for the bot to finish what a step started. Its 5 s default is ample on an idle
+# machine; on a CI runner busy with other work the bot's thread pools (scoring, the database writer) can
+# take longer, and the test would fail on timing rather than on behaviour. A hang still fails, later.
+SETTLE_TIMEOUT_S = 60
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every SimCord test the generous settle timeout unless it sets its own."""
+    for item in items:
+        if item.get_closest_marker("simcord") is None:
+            item.add_marker(pytest.mark.simcord(settle_timeout=SETTLE_TIMEOUT_S))
+
 
 @pytest.fixture
 def bot_options(models_dir: Path, tmp_path: Path, db_url: str) -> dict[str, object]:
