@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from bot.moderation.floods import FloodSettings
 from bot.storage.guilds import exemptions, guild_settings
 
 
@@ -29,7 +30,7 @@ class AutomodRule:
 @dataclass(frozen=True)
 class GuildConfig:
     """One server's moderation settings, read once and cached by the pipeline: mod-log channel, threshold overrides,
-    automod rules, exemptions and languages."""
+    automod rules, exemptions, languages, and floods and raids."""
 
     guild_id: int
     modlog_channel_id: int | None = None
@@ -39,6 +40,7 @@ class GuildConfig:
     exempt_roles: frozenset[int] = frozenset()
     languages: tuple[str, ...] = ()  # empty: every language the model reads
     unsupported_language: str = "ignore"
+    floods: FloodSettings = field(default_factory=FloodSettings)
 
     def is_exempt(self, channel_ids: set[int], role_ids: set[int]) -> bool:
         """Exempt when the channel (or its parent, for threads) or any of the author's roles is exempt."""
@@ -58,4 +60,5 @@ def load_guild_config(session: Session, guild_id: int) -> GuildConfig:
         exempt_roles=frozenset(r.target_id for r in rows if r.kind == "role"),
         languages=tuple(settings.languages or ()),
         unsupported_language=settings.unsupported_language or "ignore",
+        floods=FloodSettings.from_json(settings.floods),
     )

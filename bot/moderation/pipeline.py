@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.decision import Decision, Scores
+from bot.moderation.floods import FloodDetector
 from bot.moderation.guild_config import GuildConfig, load_guild_config
 from bot.moderation.languages import moderated_languages, reads, unread_decision
 from bot.moderation.policy import Policy, scorer_policy
@@ -128,6 +129,7 @@ class Moderation:
         self.cache_configs = cache_configs
         self._configs: dict[int, GuildConfig] = {}
         self.languages = LanguageIdentifier()
+        self.floods = FloodDetector()  # each guild's recent messages, for floods and raids (floods.py)
         self._forgotten = 0  # bumped by every forget: a read that began before one must not be cached
 
     # -- configuration ---------------------------------------------------------------------------------

@@ -72,7 +72,8 @@ def review_flag(
     verdict_labels: list[str] | None = None,
     only_pending: bool = False,
 ) -> Flag | None:
-    """Record a moderator's verdict; Dismiss means clean on all six labels.
+    """Record a moderator's verdict; Dismiss means clean on all six labels (a flood's or raid's verdict
+    keeps no labels: it is about the flooding, and never feeds training or threshold suggestions).
 
     `only_pending` (a click on the mod-log's buttons): raise `AlreadyReviewed` if a verdict landed first,
     from whichever process; the row is locked, so of two simultaneous clicks exactly one is recorded."""
@@ -86,7 +87,9 @@ def review_flag(
     flag.reviewed_at = utcnow()
     if note:
         flag.note = note
-    if status is FlagStatus.DISMISSED:
+    if flag.is_episode:  # a verdict on a flood or raid says nothing of the six labels
+        flag.verdict_labels = None
+    elif status is FlagStatus.DISMISSED:
         flag.verdict_labels = []
     elif verdict_labels is not None:
         flag.verdict_labels = [label for label in LABELS if label in verdict_labels]
@@ -99,7 +102,7 @@ def review_flag(
 def relabel_flag(session: Session, guild_id: int, flag_id: int, labels: list[str], actor_id: int) -> Flag | None:
     """A moderator's correction of which labels apply to a confirmed flag."""
     flag = get_flag(session, guild_id, flag_id, for_update=True)
-    if flag is None or flag.status is not FlagStatus.CONFIRMED:
+    if flag is None or flag.status is not FlagStatus.CONFIRMED or flag.is_episode:
         return None
     flag.verdict_labels = [label for label in LABELS if label in labels]
     audit(session, guild_id, actor_id, "relabelled", flag.id, labels=flag.verdict_labels)

@@ -27,14 +27,15 @@ def _locked_guild_settings(session: Session, guild_id: int) -> GuildSettings:
 def update_guild_settings(session: Session, guild_id: int, actor_id: int | None, action: str,
                           patch: dict[str, dict[str, object]] | None = None, **changes: object) -> GuildSettings:
     """Change a guild's settings and audit who did it: `changes` replace fields (modlog channel, a reset of
-    the thresholds), `patch` changes single labels of the `thresholds` / `automod` mappings (None removes
-    one). Patching the row as it is now, under its lock, keeps a change made meanwhile elsewhere (another
-    label, another process) instead of writing back a stale copy of the whole mapping."""
+    the thresholds), `patch` changes single labels of the `thresholds` / `automod` mappings, or single
+    fields of `floods` (None removes one). Patching the row as it is now, under its lock, keeps a change
+    made meanwhile elsewhere (another label, another process) instead of writing back a stale copy of the
+    whole mapping."""
     settings = _locked_guild_settings(session, guild_id)
     for key, value in changes.items():
         setattr(settings, key, value)
     for key, labels in (patch or {}).items():
-        merged = {**getattr(settings, key), **labels}
+        merged = {**(getattr(settings, key) or {}), **labels}
         setattr(settings, key, {label: value for label, value in merged.items() if value is not None})
     audit(session, guild_id, actor_id, action, None, **changes, **(patch or {}))
     announce(session, Change(guild_id=guild_id))

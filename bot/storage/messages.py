@@ -88,6 +88,17 @@ def record_score(
     return row, flag
 
 
+def record_unscored(session: Session, ref: MessageRef, text: str, model_version: str) -> ScoredMessage:
+    """Log a message that was not scored because it repeats a flood or raid whose flag lists it: the row
+    (no scores, `flagged` since moderators see it in that flag) keeps the catch-up after a restart from
+    taking it for a message never seen, and its digest keeps an edit that changes nothing from being scored."""
+    row = ScoredMessage(message_id=ref.message_id, guild_id=ref.guild_id, channel_id=ref.channel_id,
+                        author_id=ref.author_id, flagged=True, model_version=model_version, latency_ms=0.0,
+                        content_hash=text_digest(session, text))
+    session.add(row)
+    return row
+
+
 def update_flag_scores(session: Session, flag: Flag, row: ScoredMessage, decision: Decision, text: str) -> None:
     """A pending flag's message was edited and is still flagged: the flag shows what the message says now."""
     set_flag_text(session, flag, text)

@@ -61,6 +61,17 @@ class FlagOrigin(enum.StrEnum):
     REPORTED = "reported"
 
 
+class FlagKind(enum.StrEnum):
+    """What a flag is about: one message, or an episode of many (one member's flood, new members' raid)."""
+
+    MESSAGE = "message"
+    FLOOD = "flood"
+    RAID = "raid"
+
+
+EPISODE_KINDS = frozenset({FlagKind.FLOOD, FlagKind.RAID})
+
+
 def _values(enum_cls: type[enum.Enum]) -> list[str]:
     return [member.value for member in enum_cls]
 
@@ -78,6 +89,8 @@ class GuildSettings(Base):
     languages: Mapped[list | None] = mapped_column(JSON)
     # what happens to a message in a language no model here reads: "ignore" or "review"; None: "ignore"
     unsupported_language: Mapped[str | None] = mapped_column(String(16))
+    # flood and raid detection (bot/moderation/floods.py FloodSettings, by field); None: the defaults (off)
+    floods: Mapped[dict | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -127,11 +140,20 @@ class ScoredMessage(Base):
 
 
 class Flag(Base):
-    """A message for moderators to review: the scores, the encrypted text until erased, and the verdict."""
+    """A message for moderators to review: the scores, the encrypted text until erased, and the verdict.
+
+    A flag of kind flood or raid is about an episode of many messages with one text (bot/moderation/floods.py):
+    it has no message id and no scores (repeats are not scored), lists its messages in `listed` (bounded) and
+    counts them in `episode`; for a flood `author_id` is the member, for a raid it is None and the text is
+    sealed under the key of the first member listed."""
 
     __tablename__ = "flags"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[FlagKind] = mapped_column(
+        Enum(FlagKind, native_enum=False, length=16, values_callable=_values), default=FlagKind.MESSAGE,
+        server_default=FlagKind.MESSAGE.value,
+    )
     guild_id: Mapped[int | None] = mapped_column(index=True)
     channel_id: Mapped[int | None]
     message_id: Mapped[int | None]
@@ -167,6 +189,8 @@ class Flag(Base):
     modlog_retry_at: Mapped[datetime | None]  # when the background delivery tries the post again
     # the reviewed flag of the same message that this one follows (an edit after the verdict)
     previous_flag_id: Mapped[int | None] = mapped_column(ForeignKey("flags.id"))
+    # an episode's figures: {"messages": n, "members": n, "members_capped": bool, "slowmode": {channel: line}}
+    episode: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     scored_message: Mapped[ScoredMessage | None] = relationship()
@@ -174,9 +198,16 @@ class Flag(Base):
     # flag this one follows
     reports: Mapped[list[Report]] = relationship(lazy="selectin", order_by="Report.id")
     previous: Mapped[Flag | None] = relationship(remote_side=[id], lazy="selectin", join_depth=1)
+    # an episode's messages, in order (empty for a message's flag)
+    listed: Mapped[list[FlagMessage]] = relationship(lazy="selectin", order_by="FlagMessage.id")
     # loaded with the flag, so `text` reads outside the session too; None once the key is destroyed
     text_key: Mapped[MemberKey | None] = relationship(primaryjoin="foreign(Flag.text_key_id) == MemberKey.id",
                                                       lazy="selectin")
+
+    @property
+    def is_episode(self) -> bool:
+        """Whether the flag is about a flood or raid rather than one message."""
+        return self.kind in EPISODE_KINDS
 
     @property
     def text(self) -> str | None:
@@ -218,6 +249,24 @@ class Report(Base):
 
     __table_args__ = (Index("uq_report", "guild_id", "message_id", "reporter_id", unique=True),
                       Index("ix_reports_reporter_time", "guild_id", "reporter_id", "created_at"))
+
+
+class FlagMessage(Base):
+    """One message of a flood or raid flag's episode (at most floods.LISTED a flag): where, who, when; never
+    its text, which the flag keeps once, sealed."""
+
+    __tablename__ = "flag_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id"), index=True)
+    guild_id: Mapped[int]
+    channel_id: Mapped[int]
+    message_id: Mapped[int]
+    author_id: Mapped[int]
+    sent_at: Mapped[datetime]
+
+    __table_args__ = (Index("uq_flag_message", "flag_id", "message_id", unique=True),
+                      Index("ix_flag_messages_author", "guild_id", "author_id"))
 
 
 class ReplayRun(Base):

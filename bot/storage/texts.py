@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session
 
 from bot.storage.inserts import insert_ignoring_conflicts
 from bot.storage.sealing import DIGEST_SECRET, digest, new_key, seal, unseal
-from bot.storage.tables import Flag, InstallSecret, MemberKey, ScoredMessage, utcnow
+from bot.storage.tables import Flag, FlagMessage, InstallSecret, MemberKey, ScoredMessage, utcnow
 
 
-def set_flag_text(session: Session, flag: Flag, text: str) -> None:
-    """Store `text` as the flag's text, encrypted under its author's key in its guild."""
-    key = _member_key(session, flag.guild_id, flag.author_id)
+def set_flag_text(session: Session, flag: Flag, text: str, owner_id: int | None = None) -> None:
+    """Store `text` as the flag's text, encrypted under its author's key in its guild (`owner_id`'s, for a
+    flag without an author: a raid's text is its first member's)."""
+    key = _member_key(session, flag.guild_id, owner_id if owner_id is not None else flag.author_id)
     flag.sealed_text, flag.text_key = seal(key.key, text), key
 
 
@@ -106,7 +107,10 @@ def erase_texts(session: Session, *, before: datetime | None = None, guild_id: i
         flags_in_scope.append(Flag.guild_id == guild_id)
         scored_in_scope.append(ScoredMessage.guild_id == guild_id)
     if author_id is not None:
-        flags_in_scope.append(Flag.author_id == author_id)
+        listing = select(FlagMessage.flag_id).where(FlagMessage.author_id == author_id)
+        if guild_id is not None:
+            listing = listing.where(FlagMessage.guild_id == guild_id)
+        flags_in_scope.append((Flag.author_id == author_id) | Flag.id.in_(listing))
         scored_in_scope.append(ScoredMessage.author_id == author_id)
     owned: ColumnElement[bool] = MemberKey.id.in_(select(Flag.text_key_id).where(*flags_in_scope))
     if guild_id is not None and author_id is not None:

@@ -2,7 +2,8 @@
 with the guild configuration already read for scoring, to the mod-log service that posts it.
 
 Also the "Report to moderators" message command, which is how toxicity the model missed reaches a
-human, and the optional per-label automatic actions.
+human, the optional per-label automatic actions, and floods and raids (`_floods.py`): a message that
+repeats one in progress joins its one flag instead of being scored.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bot.decision import Decision
 from bot.discord.app import ToxmodBot
 from bot.discord.errors import UserInputError
 from bot.discord.live._catchup import CatchUp
+from bot.discord.live._floods import FloodWatch
 from bot.discord.modlog import describe_failure, publish_flag, publish_unsaved, refresh_flag
 from bot.labels import LABELS
 from bot.moderation.guild_config import GuildConfig
@@ -49,6 +51,7 @@ class LiveScoring(commands.Cog):
     def __init__(self, bot: ToxmodBot) -> None:
         self.bot = bot
         self.catchup = CatchUp(bot, self.handle)
+        self.floods = FloodWatch(bot)
         self.report_menu = app_commands.ContextMenu(name="Report to moderators", callback=self.report)
         self.report_menu.guild_only = True
         bot.tree.add_command(self.report_menu)
@@ -106,6 +109,8 @@ class LiveScoring(commands.Cog):
         config = await self.bot.moderation.guild_config(guild.id)
         if config.is_exempt(*_scope(message)):
             return
+        if not edited and await self.floods.take(message, config):
+            return  # a repeat of a flood or raid: recorded with its flag, not scored
         incoming = Incoming(MessageRef(guild.id, message.channel.id, message.id, message.author.id),
                             message.content, edited=edited)
         try:

@@ -12,9 +12,10 @@ from collections.abc import Iterator
 
 import discord
 
-from bot.storage.tables import Flag, FlagOrigin, FlagStatus
+from bot.storage.tables import Flag, FlagKind, FlagOrigin, FlagStatus
 
 REPORTERS_SHOWN = 5
+MEMBERS_SHOWN, CHANNELS_SHOWN, SLOWMODE_SHOWN = 10, 5, 5  # of a flood or raid
 TEXT_LIMIT = 1500  # characters of a flagged text shown: readable, and room for the escaping
 DESCRIPTION_ROOM = 4000  # of Discord's 4,096 for a description, for the escaped text (the spoiler bars aside)
 NOTE_LIMIT, NOTE_ROOM = 200, 600  # a moderator's note, inside a field of at most 1,024 characters
@@ -32,8 +33,12 @@ COLOURS = {
 
 def jump_url(flag: Flag) -> str | None:
     if flag.guild_id and flag.channel_id and flag.message_id:
-        return f"https://discord.com/channels/{flag.guild_id}/{flag.channel_id}/{flag.message_id}"
+        return message_url(flag.guild_id, flag.channel_id, flag.message_id)
     return None
+
+
+def message_url(guild_id: int, channel_id: int, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
 
 
 def spoiler_safe(text: str | None) -> str:
@@ -102,6 +107,8 @@ def shown_labels(flag: Flag) -> list[tuple[str, float]]:
 
 
 def flag_embed(flag: Flag) -> discord.Embed:
+    if flag.is_episode:
+        return episode_embed(flag)
     top = shown_labels(flag)
     title = f"Flag #{flag.id}" + (" · reported by a member" if flag.origin is FlagOrigin.REPORTED else "")
     embed = discord.Embed(title=title, description=spoiler_safe(flag.text), colour=COLOURS[flag.status])
@@ -128,6 +135,45 @@ def flag_embed(flag: Flag) -> discord.Embed:
     embed.add_field(name="Status", value=status_line(flag), inline=False)
     embed.set_footer(text=f"flag {flag.id} · model {flag.model_version}")
     return embed
+
+
+def episode_embed(flag: Flag) -> discord.Embed:
+    """A flood's or raid's flag: its text once, the members and channels, how many messages, each with a
+    jump to the first and latest listed, and what became of the slow mode it asked for."""
+    figures = flag.episode or {}
+    listed = list(flag.listed)
+    messages = int(figures.get("messages", len(listed)))
+    members = list(dict.fromkeys(m.author_id for m in listed))
+    count = f"{max(int(figures.get('members', 0)), len(members))}{'+' if figures.get('members_capped') else ''}"
+    flood = flag.kind is FlagKind.FLOOD
+    title = (f"Flag #{flag.id} · flood: {messages} messages from one member" if flood
+             else f"Flag #{flag.id} · raid: {messages} messages from {count} new members")
+    embed = discord.Embed(title=title, description=spoiler_safe(flag.text), colour=COLOURS[flag.status])
+    if flood:
+        embed.add_field(name="Member", value=f"<@{flag.author_id}>" if flag.author_id else "unknown")
+    else:
+        embed.add_field(name="Members", value=_some([f"<@{m}>" for m in members], MEMBERS_SHOWN, count))
+    channels = list(dict.fromkeys(m.channel_id for m in listed)) or ([flag.channel_id] if flag.channel_id else [])
+    embed.add_field(name="Channels", value=_some([f"<#{c}>" for c in channels], CHANNELS_SHOWN) or "unknown")
+    if listed and flag.guild_id:
+        first, latest = listed[0], listed[-1]
+        jumps = f"[first]({message_url(flag.guild_id, first.channel_id, first.message_id)})"
+        if latest is not first:
+            jumps += f", [latest listed]({message_url(flag.guild_id, latest.channel_id, latest.message_id)})"
+        embed.add_field(name="Messages", value=f"{messages} ({jumps})")
+    slowmode = list((figures.get("slowmode") or {}).values())
+    if slowmode:
+        embed.add_field(name="Slow mode", value=_some(slowmode, SLOWMODE_SHOWN, sep="\n"), inline=False)
+    embed.add_field(name="Status", value=status_line(flag), inline=False)
+    embed.set_footer(text=f"flag {flag.id} · {flag.kind.value} · repeats are not scored")
+    return embed
+
+
+def _some(items: list[str], shown: int, total: str | None = None, sep: str = ", ") -> str:
+    """The first `shown` items, and how many more (of `total`, when more exist than are listed)."""
+    more = (f" ({total} in all)" if total is not None and total != str(len(items))
+            else f" and {len(items) - shown} more" if len(items) > shown else "")
+    return sep.join(items[:shown]) + more
 
 
 def status_line(flag: Flag) -> str:

@@ -226,7 +226,7 @@ async def _on_flag_button(bot: ToxmodBot, interaction: discord.Interaction, acti
     else:
         flag = await delete_flagged_message(bot, guild, flag, interaction.user.id)
     await interaction.edit_original_response(embed=flag_embed(flag), view=flag_view(flag))
-    if action == "confirm":  # one click confirms; correcting the labels is optional
+    if action == "confirm" and not flag.is_episode:  # one click confirms; correcting the labels is optional
         assert flag.verdict_labels is not None  # noqa: S101 - narrows for mypy: review_flag sets them on every verdict
         await interaction.followup.send(f"Flag #{flag.id} confirmed as {', '.join(flag.verdict_labels)}. "
                                         "Correct the labels if needed:", view=verdict_view(flag), ephemeral=True)

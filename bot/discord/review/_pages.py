@@ -14,8 +14,13 @@ PAGE = 10
 
 
 def flag_line(flag: Flag) -> str:
-    top = (shown_labels(flag) or [("?", 0.0)])[0]
     when = discord.utils.format_dt(flag.created_at, "R") if flag.created_at else ""
+    if flag.is_episode:
+        figures = flag.episode or {}
+        who = f"<@{flag.author_id}>" if flag.author_id else f"{figures.get('members', '?')} new members"
+        return (f"**#{flag.id}** {flag.status.value} · {flag.kind.value}, {figures.get('messages', '?')} messages · "
+                f"{who} from <#{flag.channel_id}> {when}")
+    top = (shown_labels(flag) or [("?", 0.0)])[0]
     return (f"**#{flag.id}** {flag.status.value} · {top[0]} {top[1]:.2f} · <@{flag.author_id}> in "
             f"<#{flag.channel_id}> {when}")
 
