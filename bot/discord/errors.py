@@ -77,10 +77,11 @@ def nothing_saved(exc: DatabaseUnavailable) -> str:
 
 
 async def send_ephemeral(interaction: discord.Interaction, message: str | None = None, *,
-                         embed: discord.Embed | None = None, view: discord.ui.View | None = None) -> None:
+                         embed: discord.Embed | None = None, view: discord.ui.View | None = None,
+                         file: discord.File | None = None) -> None:
     """Answer privately, whether or not the interaction was already acknowledged (commands are deferred
     before they touch the database, see `acknowledge`); never raise."""
-    extra: dict = {k: v for k, v in (("embed", embed), ("view", view)) if v is not None}
+    extra: dict = {k: v for k, v in (("embed", embed), ("view", view), ("file", file)) if v is not None}
     try:
         if interaction.response.is_done():
             content = discord.utils.MISSING if message is None else message

@@ -1,9 +1,10 @@
-"""Moderator review: `/flags`, `/scan` and `/stats`. What a verdict does, and the mod-log post it updates,
-are the mod-log service's, shared with the buttons under each post."""
+"""Moderator review: `/flags`, `/scan` and `/stats` (with its chart, bot/moderation/charts.py). What a verdict
+does, and the mod-log post it updates, are the mod-log service's, shared with the buttons under each post."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+import io
 
 import discord
 from discord import app_commands
@@ -15,10 +16,14 @@ from bot.discord.errors import send_ephemeral
 from bot.discord.modlog import flag_embed, load_flag, refresh_flag, review, spoiler_safe
 from bot.discord.review._pages import FlagPages, flag_line
 from bot.labels import LABELS, nearest_line
+from bot.moderation.charts import figures_lines, render_png
 from bot.moderation.pipeline import Incoming
 from bot.storage.messages import MessageRef
-from bot.storage.stats import flag_counts_since, member_history
+from bot.storage.stats import daily_flags, flag_counts_since, member_history, window_start
 from bot.storage.tables import FlagStatus, utcnow
+
+CHART_FILE = "stats.png"
+ALT_TEXT_MAX = 1024  # Discord's limit on an attachment's description (its alt text)
 
 
 class Review(commands.Cog):
@@ -102,12 +107,18 @@ class Review(commands.Cog):
         embed.set_footer(text=f"model {decision.model_version} · language {decision.language}")
         await send_ephemeral(interaction, embed=embed)
 
-    @app_commands.command(name="stats", description="Messages scored, flags per label, confirm and dismiss rates")
+    @app_commands.command(name="stats", description="Flags per day as a chart, messages scored, confirm and "
+                                                    "dismiss rates")
     @guarded(**MODERATOR)
     async def stats(self, interaction: discord.Interaction, days: app_commands.Range[int, 1, 365] = 7) -> None:
-        """/stats: messages scored, flags per label, confirm and dismiss rates."""
-        since, guild_id = utcnow() - timedelta(days=days), guild_of(interaction).id
-        figures = await self.bot.db.read(lambda s: flag_counts_since(s, guild_id, since))
+        """/stats: messages scored, flags per label, confirm and dismiss rates, and a chart of the flags per day
+        with the same figures in words (the embed's text and the image's alt text) for screen readers. The
+        period is whole UTC days, today included, so the text and the chart's bars count the same flags."""
+        guild = guild_of(interaction)
+        today = utcnow().date()
+        since = window_start(days, today)
+        figures, daily = await self.bot.db.read(
+            lambda s: (flag_counts_since(s, guild.id, since), daily_flags(s, guild.id, days, today)))
         embed = discord.Embed(title=f"Last {days} days", colour=discord.Colour.blurple())
         embed.add_field(name="Messages scored", value=str(figures["scored"]))
         embed.add_field(name="Flags", value=str(figures["flags"]))
@@ -118,4 +129,13 @@ class Review(commands.Cog):
         embed.add_field(name="Dismissed", value="n/a" if rate is None else f"{100 * rate:.0f}%")
         embed.add_field(name="Flags per label", inline=False,
                         value="\n".join(f"{label}: {n}" for label, n in figures["per_label"].items()))
-        await send_ephemeral(interaction, embed=embed)
+        if not daily.flags:
+            embed.description = f"No flags in the last {days} days, so no chart."
+            await send_ephemeral(interaction, embed=embed)
+            return
+        words = "\n".join(figures_lines(daily))
+        png = await asyncio.to_thread(render_png, daily, f"{guild.name}: flags, last {days} days")
+        embed.description = words
+        embed.set_image(url=f"attachment://{CHART_FILE}")
+        chart = discord.File(io.BytesIO(png), filename=CHART_FILE, description=words[:ALT_TEXT_MAX])
+        await send_ephemeral(interaction, embed=embed, file=chart)

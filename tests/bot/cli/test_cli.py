@@ -165,5 +165,6 @@ def test_every_database_url_option_lands_where_overrides_reads_it() -> None:
                     walk(sub, [*path, name])
 
     walk(build_parser(), [])
-    assert ["db", "upgrade"] in found and ["serve"] in found and ["replay"] in found and len(found) == 10
+    assert ["db", "upgrade"] in found and ["serve"] in found and ["replay"] in found and ["report"] in found
+    assert len(found) == 11
     assert overrides(argparse.Namespace(database_url="sqlite:///x.db")) == {"database_url": "sqlite:///x.db"}
