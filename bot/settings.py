@@ -48,6 +48,14 @@ def _setting(default: Any, *, minimum: float | None = None, maximum: float | Non
     return dataclasses.field(default=default, metadata={"min": minimum, "max": maximum})
 
 
+def default_data_dir(project: Path = PROJECT_ROOT) -> Path:
+    """DATA_DIR when it is not set: the project's data/, where `toxmod data fetch` puts the corpora. A checkout
+    that has no data/ but sits beside a ../shared/data folder (the layout before `toxmod data fetch` existed,
+    and the default then) keeps reading that."""
+    own, beside = project / "data", project.parent / "shared" / "data"
+    return beside if not own.exists() and beside.is_dir() else own
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting toxmod reads, from the environment and .env (see .env.example); checked as loaded."""
@@ -60,7 +68,8 @@ class Settings:
     # the model for languages the main one does not read; None: the one `models/multilingual` names, if any
     multilingual_model_dir: Path | None = None
     multilingual: bool = True  # false: read only what the main model reads (saves its memory)
-    data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"
+    # the training corpora (docs/DATA.md): the project's data/, where `toxmod data fetch` puts them
+    data_dir: Path = dataclasses.field(default_factory=default_data_dir)
     score_engine: str | None = None  # None: the fastest engine measured on this machine (bot/scoring/tuning.py)
     score_threads: int | None = _setting(None, minimum=1)
     score_batch_max: int = _setting(64, minimum=1)

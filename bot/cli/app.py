@@ -10,14 +10,14 @@ import sys
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 
-from bot.cli import model, moderation, report, run, scoring, serve, train
+from bot.cli import data, model, moderation, report, run, scoring, serve, train
 from bot.cli.common import CliError
 from bot.cli.interrupts import stdout_closed
 from bot.storage.errors import DatabaseError
 
 BUILDERS: list[Callable[[argparse._SubParsersAction], None]] = [
     scoring.add_commands, moderation.add_commands, report.add_commands, model.add_commands, run.add_commands,
-    serve.add_commands, train.add_commands]
+    serve.add_commands, train.add_commands, data.add_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:
