@@ -62,7 +62,7 @@ def open_episode(session: Session, guild_id: int, kind: FlagKind, update: Episod
     flag = Flag(kind=kind, guild_id=guild_id, channel_id=first.channel_id, message_id=None,
                 author_id=first.author_id if kind is FlagKind.FLOOD else None, origin=FlagOrigin.MODEL,
                 labels=[], scores={}, top_labels=None, model_version=update.model_version, language=None,
-                reports=[], listed=[], episode=_figures({}, update.figures),
+                reports=[], listed=[], context=[], episode=_figures({}, update.figures),
                 modlog_retry_at=utcnow() + MODLOG_RETRY_BASE)  # posted now; the delivery loop if that fails
     session.add(flag)
     set_flag_text(session, flag, update.text, owner_id=first.author_id)

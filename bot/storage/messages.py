@@ -76,6 +76,7 @@ def record_score(
             language=decision.language,
             previous=previous,
             reports=[],
+            context=[],  # read from Discord once the flag is recorded (bot/storage/context.py)
             # the caller posts it now; the delivery loop takes over only if that has not happened by then
             modlog_retry_at=utcnow() + MODLOG_RETRY_BASE,
         )

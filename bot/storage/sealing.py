@@ -27,6 +27,7 @@ NONCE_BYTES = 12  # GCM's standard nonce; random per text, so a key may seal man
 FORMAT = b"\x01"  # first byte of every sealed value: the layout below, should it ever change
 # authenticated with every flag text: a sealed value made for something else does not open as one
 FLAG_TEXT = b"toxmod:flags.text"
+CONTEXT_TEXT = b"toxmod:flag_context.text"  # and with every line of a flag's context
 DIGEST_SECRET = "content_digest"  # noqa: S105 - not a secret: the InstallSecret.name of the key of `digest`
 
 

@@ -1,9 +1,10 @@
 """The database schema (SQLAlchemy 2.0 typed ORM). Alembic migrations in `migrations/` mirror it.
 
 Privacy rule: a scored message row never holds text, only a keyed digest of it (`content_hash`); only a
-flag keeps a snapshot of the text, because a moderator has to read it, and that snapshot is stored
-encrypted under its author's key (`MemberKey`, bot/storage/sealing.py). Retention and `/privacy forget`
-erase it later (`text_erased_at`) and destroy the key, so no copy the database keeps elsewhere can be read.
+flag keeps a snapshot of the text, because a moderator has to read it (with the few messages around it,
+`FlagContext`, cut short), and each snapshot is stored encrypted under its author's key (`MemberKey`,
+bot/storage/sealing.py). Retention and `/privacy forget` erase it later (`text_erased_at`) and destroy the
+key, so no copy the database keeps elsewhere can be read.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
     inspect,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from bot.storage.sealing import unseal
+from bot.storage.sealing import CONTEXT_TEXT, unseal
 
 # Discord snowflakes exceed 32 bits; SQLite needs INTEGER for autoincrement primary keys.
 Snowflake = BigInteger().with_variant(Integer(), "sqlite")
@@ -191,6 +193,8 @@ class Flag(Base):
     previous_flag_id: Mapped[int | None] = mapped_column(ForeignKey("flags.id"))
     # an episode's figures: {"messages": n, "members": n, "members_capped": bool, "slowmode": {channel: line}}
     episode: Mapped[dict | None] = mapped_column(JSON)
+    # the messages around it could not be read when it was opened (no Read Message History, Discord failed)
+    context_unavailable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     scored_message: Mapped[ScoredMessage | None] = relationship()
@@ -200,6 +204,8 @@ class Flag(Base):
     previous: Mapped[Flag | None] = relationship(remote_side=[id], lazy="selectin", join_depth=1)
     # an episode's messages, in order (empty for a message's flag)
     listed: Mapped[list[FlagMessage]] = relationship(lazy="selectin", order_by="FlagMessage.id")
+    # the messages before it in its channel and the one it replies to, oldest first (bot/storage/context.py)
+    context: Mapped[list[FlagContext]] = relationship(lazy="selectin", order_by="FlagContext.message_id")
     # loaded with the flag, so `text` reads outside the session too; None once the key is destroyed
     text_key: Mapped[MemberKey | None] = relationship(primaryjoin="foreign(Flag.text_key_id) == MemberKey.id",
                                                       lazy="selectin")
@@ -267,6 +273,40 @@ class FlagMessage(Base):
 
     __table_args__ = (Index("uq_flag_message", "flag_id", "message_id", unique=True),
                       Index("ix_flag_messages_author", "guild_id", "author_id"))
+
+
+class FlagContext(Base):
+    """One message around a flagged one, as it read when the flag was opened: one of the few before it in its
+    channel, or the one it replies to (`is_reply`). Its text, cut short, is sealed under its own author's key
+    (sealing.CONTEXT_TEXT), so erasing that member's texts erases this line too; None once erased."""
+
+    __tablename__ = "flag_context"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id"), index=True)
+    guild_id: Mapped[int]
+    channel_id: Mapped[int]
+    message_id: Mapped[int]
+    author_id: Mapped[int]
+    is_reply: Mapped[bool] = mapped_column(Boolean, default=False)
+    sent_at: Mapped[datetime]
+    sealed_text: Mapped[bytes | None] = mapped_column(LargeBinary)
+    text_key_id: Mapped[int | None]  # no foreign key, as on flags: destroying a key must not wait for these
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    text_key: Mapped[MemberKey | None] = relationship(
+        primaryjoin="foreign(FlagContext.text_key_id) == MemberKey.id", lazy="selectin")
+
+    @property
+    def text(self) -> str | None:
+        """The line as moderators read it; None once erased, or once its key was destroyed."""
+        key = self.text_key
+        if self.sealed_text is None or key is None:
+            return None
+        return unseal(key.key, self.sealed_text, CONTEXT_TEXT)
+
+    __table_args__ = (Index("uq_flag_context", "flag_id", "message_id", unique=True),
+                      Index("ix_flag_context_author", "guild_id", "author_id"))
 
 
 class ReplayRun(Base):

@@ -16,18 +16,18 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from bot.storage.inserts import insert_ignoring_conflicts
-from bot.storage.sealing import DIGEST_SECRET, digest, new_key, seal, unseal
-from bot.storage.tables import Flag, FlagMessage, InstallSecret, MemberKey, ScoredMessage, utcnow
+from bot.storage.sealing import CONTEXT_TEXT, DIGEST_SECRET, FLAG_TEXT, digest, new_key, seal, unseal
+from bot.storage.tables import Flag, FlagContext, FlagMessage, InstallSecret, MemberKey, ScoredMessage, utcnow
 
 
 def set_flag_text(session: Session, flag: Flag, text: str, owner_id: int | None = None) -> None:
     """Store `text` as the flag's text, encrypted under its author's key in its guild (`owner_id`'s, for a
     flag without an author: a raid's text is its first member's)."""
-    key = _member_key(session, flag.guild_id, owner_id if owner_id is not None else flag.author_id)
+    key = member_key(session, flag.guild_id, owner_id if owner_id is not None else flag.author_id)
     flag.sealed_text, flag.text_key = seal(key.key, text), key
 
 
-def _member_key(session: Session, guild_id: int | None, member_id: int | None) -> MemberKey:
+def member_key(session: Session, guild_id: int | None, member_id: int | None) -> MemberKey:
     """The key of this member's texts in this guild, made on first use, and held (FOR SHARE) until the
     transaction ends: an erasure in another process waits for the text sealed under it, then erases it too."""
     guild, member = guild_id or 0, member_id or 0
@@ -86,8 +86,8 @@ def _install_secret(session: Session, *, create: bool) -> bytes | None:
 
 def erase_texts(session: Session, *, before: datetime | None = None, guild_id: int | None = None,
                 author_id: int | None = None) -> int:
-    """Erase flag texts (retention, or a member's request) and the digests of scored texts in the same
-    scope; verdicts, labels and scores stay. Returns how many flag texts were erased.
+    """Erase flag texts (retention, or a member's request), the lines of flags' context in the same scope,
+    and the digests of scored texts; verdicts, labels and scores stay. Returns how many flag texts were erased.
 
     An erased text is unreadable everywhere, not only in its row, because its key goes too: the key of a
     member left with no text in the guild is deleted, and a member who still has texts (retention took
@@ -95,24 +95,15 @@ def erase_texts(session: Session, *, before: datetime | None = None, guild_id: i
     text being sealed meanwhile by another process waits, then is erased with the rest. A member's
     forget (guild and member given) deletes their key even when no text of theirs is left.
 
+    A context line is its own author's text: a member's forget erases the lines they wrote, around
+    whoever's flag; retention erases the context of the flags it reaches.
+
     Digests go with the texts: an edit of such a message is scored again, the only cost. Run it with
     `Database.erase`, which then clears what the database still keeps of the destroyed keys.
     """
-    flags_in_scope: list[ColumnElement[bool]] = [Flag.sealed_text.isnot(None)]
-    scored_in_scope: list[ColumnElement[bool]] = [ScoredMessage.content_hash.isnot(None)]
-    if before is not None:
-        flags_in_scope.append(Flag.created_at < before)
-        scored_in_scope.append(ScoredMessage.created_at < before)
-    if guild_id is not None:
-        flags_in_scope.append(Flag.guild_id == guild_id)
-        scored_in_scope.append(ScoredMessage.guild_id == guild_id)
-    if author_id is not None:
-        listing = select(FlagMessage.flag_id).where(FlagMessage.author_id == author_id)
-        if guild_id is not None:
-            listing = listing.where(FlagMessage.guild_id == guild_id)
-        flags_in_scope.append((Flag.author_id == author_id) | Flag.id.in_(listing))
-        scored_in_scope.append(ScoredMessage.author_id == author_id)
-    owned: ColumnElement[bool] = MemberKey.id.in_(select(Flag.text_key_id).where(*flags_in_scope))
+    flags_in_scope, context_in_scope, scored_in_scope = _scopes(before, guild_id, author_id)
+    owned: ColumnElement[bool] = (MemberKey.id.in_(select(Flag.text_key_id).where(*flags_in_scope))
+                                  | MemberKey.id.in_(select(FlagContext.text_key_id).where(*context_in_scope)))
     if guild_id is not None and author_id is not None:
         owned |= (MemberKey.guild_id == guild_id) & (MemberKey.member_id == author_id)
     keys = list(session.scalars(select(MemberKey).where(owned).order_by(MemberKey.id).with_for_update()
@@ -120,30 +111,68 @@ def erase_texts(session: Session, *, before: datetime | None = None, guild_id: i
     erased = cast(CursorResult[Any], session.execute(
         update(Flag).where(*flags_in_scope).values(sealed_text=None, text_key_id=None, text_erased_at=utcnow())
         .execution_options(synchronize_session="fetch"))).rowcount
-    kept: defaultdict[int, list[Flag]] = defaultdict(list)
+    session.execute(update(FlagContext).where(*context_in_scope).values(sealed_text=None, text_key_id=None)
+                    .execution_options(synchronize_session="fetch"))
     if keys:
-        for flag in session.scalars(select(Flag).where(Flag.text_key_id.in_([key.id for key in keys]),
-                                                       Flag.sealed_text.isnot(None))):
-            kept[flag.text_key_id or 0].append(flag)
-        if gone := [key.id for key in keys if key.id not in kept]:
-            session.execute(delete(MemberKey).where(MemberKey.id.in_(gone)))
-        for key in keys:
-            if key.id in kept:
-                _replace_key(key, kept[key.id])
+        _drop_or_replace_keys(session, keys)
     session.execute(update(ScoredMessage).where(*scored_in_scope).values(content_hash=None)
                     .execution_options(synchronize_session=False))
     return erased
 
 
-def _replace_key(key: MemberKey, flags: list[Flag]) -> None:
-    """A new key for a member some of whose texts were erased: the texts kept are re-encrypted under it, and
-    the old key, which could open the erased ones, is gone."""
+Scope = list[ColumnElement[bool]]
+
+
+def _scopes(before: datetime | None, guild_id: int | None, author_id: int | None) -> tuple[Scope, Scope, Scope]:
+    """What `erase_texts` erases: flags with a text, context lines with a text, scored rows with a digest."""
+    flags: Scope = [Flag.sealed_text.isnot(None)]
+    context: Scope = [FlagContext.sealed_text.isnot(None)]
+    scored: Scope = [ScoredMessage.content_hash.isnot(None)]
+    if before is not None:
+        flags.append(Flag.created_at < before)
+        context.append(FlagContext.flag_id.in_(select(Flag.id).where(Flag.created_at < before)))
+        scored.append(ScoredMessage.created_at < before)
+    if guild_id is not None:
+        flags.append(Flag.guild_id == guild_id)
+        context.append(FlagContext.guild_id == guild_id)
+        scored.append(ScoredMessage.guild_id == guild_id)
+    if author_id is not None:
+        listing = select(FlagMessage.flag_id).where(FlagMessage.author_id == author_id)
+        if guild_id is not None:
+            listing = listing.where(FlagMessage.guild_id == guild_id)
+        flags.append((Flag.author_id == author_id) | Flag.id.in_(listing))
+        context.append(FlagContext.author_id == author_id)
+        scored.append(ScoredMessage.author_id == author_id)
+    return flags, context, scored
+
+
+def _drop_or_replace_keys(session: Session, keys: list[MemberKey]) -> None:
+    """Delete the keys that seal no text any more; give the others a new key, their texts re-sealed."""
+    ids = [key.id for key in keys]
+    kept: defaultdict[int, list[Flag | FlagContext]] = defaultdict(list)
+    for row in [*session.scalars(select(Flag).where(Flag.text_key_id.in_(ids), Flag.sealed_text.isnot(None))),
+                *session.scalars(select(FlagContext).where(FlagContext.text_key_id.in_(ids),
+                                                           FlagContext.sealed_text.isnot(None)))]:
+        kept[row.text_key_id or 0].append(row)
+    if gone := [key.id for key in keys if key.id not in kept]:
+        session.execute(delete(MemberKey).where(MemberKey.id.in_(gone)))
+    for key in keys:
+        if key.id in kept:
+            _replace_key(key, kept[key.id])
+
+
+def _replace_key(key: MemberKey, rows: list[Flag | FlagContext]) -> None:
+    """A new key for a member some of whose texts were erased: the texts kept (flags' and context lines')
+    are re-encrypted under it, and the old key, which could open the erased ones, is gone."""
     fresh = new_key()
-    for flag in flags:
-        assert flag.sealed_text is not None  # noqa: S101 - narrows for mypy: the caller selects flags with a sealed text
-        text = unseal(key.key, flag.sealed_text)
+    for row in rows:
+        assert row.sealed_text is not None  # noqa: S101 - narrows for mypy: the caller selects rows with a sealed text
+        purpose = CONTEXT_TEXT if isinstance(row, FlagContext) else FLAG_TEXT
+        text = unseal(key.key, row.sealed_text, purpose)
         if text is None:  # unreadable already (altered): nothing to keep
-            flag.sealed_text, flag.text_key, flag.text_erased_at = None, None, utcnow()
+            row.sealed_text, row.text_key = None, None
+            if isinstance(row, Flag):
+                row.text_erased_at = utcnow()
         else:
-            flag.sealed_text = seal(fresh, text)
+            row.sealed_text = seal(fresh, text, purpose)
     key.key, key.created_at = fresh, utcnow()

@@ -20,6 +20,7 @@ from bot.decision import Decision
 from bot.discord.app import ToxmodBot
 from bot.discord.errors import UserInputError
 from bot.discord.live._catchup import CatchUp
+from bot.discord.live._context import with_context
 from bot.discord.live._floods import FloodWatch
 from bot.discord.modlog import describe_failure, publish_flag, publish_unsaved, refresh_flag
 from bot.labels import LABELS
@@ -131,7 +132,7 @@ class LiveScoring(commands.Cog):
             await refresh_flag(self.bot, guild, outcome.flag, config)
             return
         await self.automod(message, config, outcome.decision, outcome.flag)
-        await publish_flag(self.bot, guild, outcome.flag, config)
+        await publish_flag(self.bot, guild, await with_context(self.bot, message, outcome.flag), config)
 
     async def automod(self, message: discord.Message, config: GuildConfig, decision: Decision, flag: Flag) -> None:
         """The configured automatic actions, for labels whose score passed their automod threshold."""
@@ -184,7 +185,7 @@ class LiveScoring(commands.Cog):
         flag = outcome.flag
         assert flag is not None  # noqa: S101 - narrows for mypy: a report always opens a flag or joins one
         if outcome.opened:
-            await publish_flag(self.bot, guild, flag)
+            await publish_flag(self.bot, guild, await with_context(self.bot, message, flag))
             answer = f"Thanks — the moderators have been notified (flag #{flag.id})."
         else:
             await refresh_flag(self.bot, guild, flag)

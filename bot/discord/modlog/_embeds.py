@@ -11,14 +11,18 @@ import unicodedata
 from collections.abc import Iterator
 
 import discord
+from sqlalchemy import inspect
 
-from bot.storage.tables import Flag, FlagKind, FlagOrigin, FlagStatus
+from bot.storage.tables import Flag, FlagContext, FlagKind, FlagOrigin, FlagStatus
 
 REPORTERS_SHOWN = 5
 MEMBERS_SHOWN, CHANNELS_SHOWN, SLOWMODE_SHOWN = 10, 5, 5  # of a flood or raid
 TEXT_LIMIT = 1500  # characters of a flagged text shown: readable, and room for the escaping
 DESCRIPTION_ROOM = 4000  # of Discord's 4,096 for a description, for the escaped text (the spoiler bars aside)
 NOTE_LIMIT, NOTE_ROOM = 200, 600  # a moderator's note, inside a field of at most 1,024 characters
+CONTEXT_ROOM = 1000  # of a field's 1,024 characters, for the context lines (escaped, one per message)
+CONTEXT_MIN_ROOM = 150  # a line with less room would show its author (and a reply's link) and little else
+EMBED_ROOM = 6000  # Discord's limit on all of an embed's text; the context gets what the rest leaves
 # Discord's own autolink pattern: a URL is shown as typed (backslashes would change where it leads).
 _URL = re.compile(r"https?://[^\s<]+[^<.,:;\"')\]\s]")
 # Joiners are part of emoji (a family is three people joined by U+200D) and of Persian and Indic words, and
@@ -134,7 +138,45 @@ def flag_embed(flag: Flag) -> discord.Embed:
                         inline=False)
     embed.add_field(name="Status", value=status_line(flag), inline=False)
     embed.set_footer(text=f"flag {flag.id} · model {flag.model_version}")
+    _add_context(embed, flag)
     return embed
+
+
+def context_of(flag: Flag) -> list[FlagContext]:
+    """The flag's context lines as loaded with it; none where they were not (a flag made elsewhere, unloaded)."""
+    return [] if "context" in inspect(flag).unloaded else list(flag.context)
+
+
+def reply_url(flag: Flag) -> str | None:
+    """Where the message that the flagged one replies to is, if it is a reply and that message is stored."""
+    reply = next((line for line in context_of(flag) if line.is_reply), None)
+    return None if reply is None else message_url(reply.guild_id, reply.channel_id, reply.message_id)
+
+
+def _add_context(embed: discord.Embed, flag: Flag) -> None:
+    """The messages before the flagged one and the one it replies to, oldest first, before the status: as
+    inert as the flagged text (`display_text`), one line each, in what room the embed has left."""
+    lines = context_of(flag)
+    if flag.context_unavailable:
+        value = "context unavailable"
+    elif lines:
+        room = min(CONTEXT_ROOM, EMBED_ROOM - len(embed) - len("Context"))
+        value = ("\n".join(context_line(line, room // len(lines) - 1) for line in lines)
+                 if room >= CONTEXT_MIN_ROOM * len(lines) else "context not shown: the post is full")
+    else:
+        return  # no message before it, or a flag from before context was kept
+    embed.insert_field_at(len(embed.fields) - 1, name="Context", value=value, inline=False)
+
+
+def context_line(line: FlagContext, room: int) -> str:
+    """One context line: who wrote it, the reply marked (with a jump to it), its text shown as typed."""
+    mark = (f"[↩ replied to]({message_url(line.guild_id, line.channel_id, line.message_id)}) "
+            if line.is_reply else "")
+    head = f"{mark}<@{line.author_id}>: "
+    text = line.text
+    if text is None:
+        return f"{head}*(erased)*"
+    return head + display_text(text, len(text), max(room - len(head), 1)).replace("\n", " ")
 
 
 def episode_embed(flag: Flag) -> discord.Embed:

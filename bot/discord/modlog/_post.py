@@ -30,7 +30,7 @@ from bot.discord.errors import (
 )
 from bot.discord.modlog._actions import delete_flagged_message, load_flag, review, timeout_author
 from bot.discord.modlog._channel import modlog_channel
-from bot.discord.modlog._embeds import describe_failure, flag_embed
+from bot.discord.modlog._embeds import describe_failure, flag_embed, reply_url
 from bot.labels import LABELS
 from bot.moderation.guild_config import GuildConfig
 from bot.storage.errors import DatabaseUnavailable
@@ -195,6 +195,8 @@ def flag_view(flag: Flag) -> discord.ui.View:
     view.add_item(FlagButton("dismiss", flag.id, disabled=reviewed))
     view.add_item(FlagButton("delete", flag.id, disabled=deleted or flag.message_id is None))
     view.add_item(FlagButton("timeout", flag.id, disabled=flag.author_id is None))
+    if (url := reply_url(flag)) is not None:  # the message the flagged one replies to
+        view.add_item(discord.ui.Button(label="Open reply", url=url))
     return view
 
 
