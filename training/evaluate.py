@@ -242,7 +242,7 @@ def evaluate(
         for detail in calibration.values():
             detail["raised_for_background"] = None
     if language_thresholds is None:  # calibrated with the shared thresholds, or none shipped
-        language_thresholds = calibrate_languages(val, probs, thresholds) if calibrating else {}
+        language_thresholds = calibrate_languages(val, probs) if calibrating else {}
     jigsaw = (val["source"] == "jigsaw").to_numpy()
     jigsaw_metrics = label_metrics(val[jigsaw], probs[jigsaw]) if jigsaw.any() else {}
     jig_aucs = [m["roc_auc"] for m in jigsaw_metrics.values() if m["roc_auc"] is not None]
@@ -286,11 +286,11 @@ def source_metrics(val: pd.DataFrame, probs: np.ndarray, thresholds: dict[str, f
     return per_source
 
 
-def calibrate_languages(val: pd.DataFrame, probs: np.ndarray,
-                        thresholds: Mapping[str, float]) -> dict[str, dict[str, float]]:
-    """Each non-English language's own `toxic` threshold: never below the shared one, and raised until its
-    clean validation posts are flagged at most LANGUAGE_CLEAN_BUDGET of the time. Only `toxic` is annotated
-    in every language; the other labels keep the shared thresholds."""
+def calibrate_languages(val: pd.DataFrame, probs: np.ndarray) -> dict[str, dict[str, float]]:
+    """Each non-English language's own `toxic` threshold: the lowest that flags at most LANGUAGE_CLEAN_BUDGET
+    of its clean validation posts. The shared line is calibrated on English chat, which a model's other
+    languages never see, so it neither raises nor lowers theirs. Only `toxic` is annotated in every
+    language; the other labels keep the shared thresholds."""
     toxic = LABELS.index("toxic")
     languages = val["source"].map(_language).to_numpy()
     out: dict[str, dict[str, float]] = {}
@@ -300,7 +300,7 @@ def calibrate_languages(val: pd.DataFrame, probs: np.ndarray,
         if len(clean) < 50:  # too few clean posts to set a line on: the shared one holds
             continue
         line = float(np.quantile(clean, 1 - LANGUAGE_CLEAN_BUDGET)) + 1e-6
-        out[language] = {"toxic": round(min(MAX_THRESHOLD, max(thresholds["toxic"], line)), 4)}
+        out[language] = {"toxic": round(min(MAX_THRESHOLD, line), 4)}
     return out
 
 

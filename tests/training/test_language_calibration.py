@@ -1,5 +1,5 @@
-"""Per-language lines: a language's own `toxic` threshold keeps its clean posts quiet, never drops below the
-shared line, and is reported with its ROC-AUC and what it flags."""
+"""Per-language lines: a language's own `toxic` threshold keeps its clean posts quiet whatever the shared
+(English) line is, and is reported with its ROC-AUC and what it flags."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def frame(source: str, clean: np.ndarray, toxic: np.ndarray) -> tuple[pd.DataFra
     return val, probs
 
 
-def test_a_language_line_keeps_its_clean_posts_within_budget_and_never_below_the_shared_line() -> None:
+def test_a_language_line_is_set_by_its_own_clean_posts() -> None:
     de_val, de_probs = frame("germeval2018", np.linspace(0.0, 0.6, 200), np.linspace(0.5, 1.0, 100))
     tr_val, tr_probs = frame("offenseval_tr", np.linspace(0.0, 0.1, 200), np.linspace(0.5, 1.0, 100))
     ar_val, ar_probs = frame("mlma_ar", np.linspace(0.0, 0.9, 20), np.linspace(0.5, 1.0, 10))  # too few clean
@@ -30,10 +30,10 @@ def test_a_language_line_keeps_its_clean_posts_within_budget_and_never_below_the
     probs = np.concatenate([de_probs, tr_probs, ar_probs, en_probs])
     shared = dict.fromkeys(LABELS, 0.5)
 
-    lines = calibrate_languages(val, probs, shared)
+    lines = calibrate_languages(val, probs)
 
     assert set(lines) == {"de", "tr"}  # English keeps the shared lines; Arabic has too few clean posts
-    assert lines["tr"]["toxic"] == 0.5  # its clean posts are quiet at the shared line already
+    assert lines["tr"]["toxic"] < 0.1  # below the shared 0.5: its clean posts are quiet far lower
     assert lines["de"]["toxic"] > 0.5
     report = language_metrics(val, probs, shared, lines)
     assert report["de"]["clean_flagged"] <= LANGUAGE_CLEAN_BUDGET
