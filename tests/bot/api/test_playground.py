@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,10 +16,10 @@ from typing import Any
 import pytest
 
 from bot.labels import LABELS
+from tests.support.browser import headless_chromium
 
 try:
     from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -29,8 +28,6 @@ try:
 except ImportError:  # the dev extra not installed: every test here is skipped
     webdriver = None
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 WAIT = 60.0  # seconds: the first request for a model loads it
@@ -38,26 +35,8 @@ WAIT = 60.0  # seconds: the first request for a model loads it
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    if webdriver is None:
-        pytest.skip("browser tests skipped: selenium is not installed (pip install selenium)")
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
-    if missing:
-        pytest.skip(f"browser tests skipped: {', '.join(missing)} missing (run .ci/install-chromium)")
-    profile = tempfile.mkdtemp(prefix="chromium-", dir=tmp_path)
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={profile}", "--window-size=1280,1100"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(WAIT)
-    try:
+    with headless_chromium(tmp_path, WAIT) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture
