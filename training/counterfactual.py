@@ -9,11 +9,14 @@ sentences the corpora already hold rather than from hand-written examples:
   term of the same kind ("the Chinese team" → "the Nigerian team");
 - ``group_subject``: a clean sentence about "people" told about a group instead, where nothing in it
   judges ("a lot of people watch it" → "a lot of Muslims watch it");
-- ``your_noun``: "the / my / his ... house, car, phone ..." in a clean sentence made "your ...";
+- ``your_noun``: "the / my / his ... house, car, phone ..." in a clean sentence made "your ...", a home or a
+  relative swapped for another of its kind ("my flat" can be "your apartment"), and the nouns balanced so that
+  "your game" (common in chat) does not crowd out "your house" (rare there, common in threats);
 - ``place_swap``: a place named after "in / to / from / at / near" in a clean sentence, again with a place
   from elsewhere in the world ("we flew to Denver" → "we flew to Chengdu");
-- ``idiom_verb``: "I'll / I'm going to / gonna <verb> the / this / my <thing>" in a clean sentence, with a
-  violent verb in its place ("I'm going to finish this essay" → "I'm going to kill this essay"): a violent
+- ``idiom_verb``: "I'll / I'm going to / gonna <verb> the / this / my <thing>", or a plain "<verb> the server /
+  this game / my drive ...", in a clean sentence, with a violent verb in its place ("I'm going to finish this
+  essay" → "I'm going to kill this essay", "just restart the server" → "just nuke the server"): a violent
   verb aimed at a thing, next to the corpora's threats that aim the same verbs at a person;
 - ``negated``: a hateful "<group> are <claim>" statement negated ("... are not ...");
 - ``quoted``: a hateful or threatening row quoted in order to condemn or report it.
@@ -92,7 +95,22 @@ PLACES = (
     "Recife", "Salvador", "Kingston", "Port-au-Prince", "San Juan", "Harlem", "Compton", "Chinatown",
     "Little Havana", "Gdansk", "Krakow", "Bucharest", "Sofia", "Sarajevo", "Marseille", "Naples", "Glasgow",
 )
-IDIOM_VERBS = ("kill", "murder", "destroy", "crush", "smash", "nail", "slay", "wreck", "shoot", "butcher")
+# Nouns a threat names after "your" ("I know where your house is"), each swapped only within its kind.
+YOUR_KINDS: tuple[tuple[str, ...], ...] = (
+    ("house", "home", "apartment", "room", "office", "car", "bike", "door", "building", "address", "street",
+     "neighborhood", "garden", "yard", "kitchen", "hotel", "school"),
+    ("family", "kids", "wife", "husband", "mom", "dad", "son", "daughter", "parents", "brother", "sister",
+     "friends", "dog", "cat"),
+)
+IDIOM_VERBS = ("kill", "murder", "destroy", "crush", "smash", "nail", "slay", "wreck", "shoot", "butcher", "nuke")
+# Verbs of everyday tasks whose object is a thing: the plain "<verb> the <thing>" the idiom rule rewrites.
+TASK_VERBS = ("play", "fix", "finish", "try", "run", "install", "update", "watch", "check", "use", "start", "open",
+              "clean", "format", "reinstall", "delete", "remove", "restart", "reboot", "test", "edit", "write",
+              "beat", "win", "do", "upgrade", "build", "compile", "sing", "cook", "record")
+TASK_THINGS = ("game", "server", "system", "drive", "disk", "partition", "machine", "computer", "laptop", "box",
+               "kernel", "file", "files", "install", "update", "test", "exam", "level", "boss", "match", "song",
+               "movie", "show", "episode", "book", "essay", "paper", "presentation", "project", "code", "script",
+               "bug", "process", "job", "build", "thing", "setup", "config", "database", "round", "race")
 _THINGS = ("the", "this", "that", "my", "our", "it", "these", "those")
 
 # Words that judge, sneer or hurt: a sentence holding one is not rewritten into a clean group statement.
@@ -134,6 +152,8 @@ _THE_NOUN = re.compile(r"\b(?:the|my|his|her|their|our|a) (" + "|".join(EVERYDAY
 _PLACE = re.compile(r"\b(in|to|from|at|near|around|visit|visited|visiting) ((?:[A-Z][a-z]+)(?: [A-Z][a-z]+)?)\b")
 _PLAN = re.compile(r"\b(I'll|I will|I'm going to|Im going to|im going to|i'm going to|gonna|going to|let's|lets|"
                    r"I'm gonna|i'm gonna|i'll|i will) (\w+) (" + "|".join(_THINGS) + r")\b")
+_TASK = re.compile(r"\b(" + "|".join(TASK_VERBS) + r") (?:the|this|that|my|our|your|a) (?:" + "|".join(TASK_THINGS) +
+                   r")\b", re.IGNORECASE)
 _NOT_PLACES = frozenset({"The", "This", "That", "My", "Our", "I", "It", "You", "He", "She", "They", "We", "A",
                          "An", "Yes", "No", "What", "How", "Why", "When", "Where", "Ubuntu", "Linux", "Windows"})
 
@@ -173,8 +193,11 @@ def your_noun(text: str, rng: random.Random) -> str | None:
     match = _THE_NOUN.search(text)
     if match is None:
         return None
-    return text[: match.start()] + ("Your " if match.group(0)[0].isupper() else "your ") + match.group(1) + \
-        text[match.end():]
+    noun = match.group(1)
+    kind = next((k for k in YOUR_KINDS if noun.lower() in k), None)
+    if kind is not None:
+        noun = rng.choice(kind)
+    return text[: match.start()] + ("Your " if match.group(0)[0].isupper() else "your ") + noun + text[match.end():]
 
 
 def place_swap(text: str, rng: random.Random) -> str | None:
@@ -190,9 +213,12 @@ def idiom_verb(text: str, rng: random.Random) -> str | None:
     """The `idiom_verb` rule: the verb of "I'm going to <verb> the <thing>" made a violent one; None without such a
     plan."""
     match = _PLAN.search(text)
-    if match is None or match.group(2).lower() in IDIOM_VERBS:
+    if match is not None and match.group(2).lower() not in IDIOM_VERBS:
+        return text[: match.start(2)] + rng.choice(IDIOM_VERBS) + text[match.end(2):]
+    task = _TASK.search(text)
+    if task is None:
         return None
-    return text[: match.start(2)] + rng.choice(IDIOM_VERBS) + text[match.end(2):]
+    return text[: task.start(1)] + rng.choice(IDIOM_VERBS) + text[task.end(1):]
 
 
 def negated(text: str, rng: random.Random) -> str | None:
@@ -237,7 +263,8 @@ def generate(train: pd.DataFrame, seed: int = 13, per_rule: int = 2000) -> pd.Da
 
     rows: list[tuple[str, str]] = []
     for name, rule in CLEAN_RULES.items():
-        rows += [(name, t) for t in _applied(rule, benign, rng, per_rule)]
+        made = _noun_balanced(benign, rng, per_rule) if rule is your_noun else _applied(rule, benign, rng, per_rule)
+        rows += [(name, t) for t in made]
     rows += [("negated", t) for t in _applied(negated, hateful, rng, per_rule)]
     rows += [("quoted", t) for t in _applied(quoted, harmful, rng, per_rule)]
 
@@ -250,6 +277,33 @@ def generate(train: pd.DataFrame, seed: int = 13, per_rule: int = 2000) -> pd.Da
             kept.append((name, text))
     return pd.DataFrame([{"text": t, "source": SOURCE, **CLEAN, "rule": r} for r, t in kept],
                         columns=["text", "source", *LABELS, "rule"])
+
+
+_YOUR = re.compile(r"\b[Yy]our (\w+)")
+_VARIANTS = 6  # rewrites of each sentence naming a home or a relative: they are rare in chat
+
+
+def _noun_balanced(texts: list[str], rng: random.Random, limit: int) -> list[str]:
+    """`your_noun` rows taken in turn from each noun, so that no noun crowds out the others."""
+    by_noun: dict[str, list[str]] = {}
+    kinds = {noun for kind in YOUR_KINDS for noun in kind}
+    for text in texts:
+        match = _THE_NOUN.search(text)
+        if match is None:
+            continue
+        for _ in range(_VARIANTS if match.group(1).lower() in kinds else 1):
+            out = your_noun(text, rng)
+            noun = _YOUR.search(out) if out else None
+            if out and noun:
+                by_noun.setdefault(noun.group(1).lower(), []).append(out)
+    queues = [list(dict.fromkeys(made)) for _, made in sorted(by_noun.items())]
+    for queue in queues:
+        rng.shuffle(queue)
+    taken: list[str] = []
+    while queues and len(taken) < limit:
+        taken += [queue.pop() for queue in queues][: limit - len(taken)]
+        queues = [queue for queue in queues if queue]
+    return taken
 
 
 def _applied(rule: Callable[[str, random.Random], str | None], texts: list[str], rng: random.Random,

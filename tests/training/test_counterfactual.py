@@ -12,6 +12,7 @@ from training.counterfactual import (
     PLACES,
     SOURCE,
     TERMS,
+    YOUR_KINDS,
     generate,
     group_subject,
     group_swap,
@@ -43,11 +44,25 @@ def test_group_subject_tells_a_sentence_about_people_about_a_group() -> None:
     assert out[len("a lot of "):-len(" watch it on sunday")] in TERMS["people"]
 
 
-def test_your_noun_makes_everyday_nouns_someones() -> None:
-    assert your_noun("I left the car at the house", RNG) == "I left your car at the house"
-    assert your_noun("The apartment is big", RNG) == "Your apartment is big"
-    assert your_noun("my dad fixed it", RNG) == "your dad fixed it"
+def test_your_noun_makes_everyday_nouns_someones_and_swaps_homes_and_relatives_within_their_kind() -> None:
+    homes, relatives = YOUR_KINDS
+    assert your_noun("I reinstalled the system yesterday", RNG) == "I reinstalled your system yesterday"
+    out = your_noun("I left the car at the house", RNG)
+    assert out is not None and out.startswith("I left your ") and out.endswith(" at the house")
+    assert out.split()[3] in homes
+    out = your_noun("The apartment is big", RNG)
+    assert out is not None and out.startswith("Your ") and out.split()[1] in homes
+    out = your_noun("my dad fixed it", RNG)
+    assert out is not None and out.split()[1] in relatives and out.endswith(" fixed it")
     assert your_noun("nothing to see here", RNG) is None
+
+
+def test_your_noun_rows_are_balanced_across_nouns() -> None:
+    chat = [f"did you play the game number {i} yesterday" for i in range(50)] + ["we painted the house blue"]
+    train = frame([(t, "topical_chat", {}) for t in chat])
+    made = generate(train, seed=5, per_rule=8).query("rule == 'your_noun'")["text"]
+    homes = made[made.str.extract(r"your (\w+)")[0].isin(YOUR_KINDS[0])]
+    assert len(made) == 8 and len(homes) >= 3  # one sentence about a house, rewritten several ways, holds its own
 
 
 def test_place_swap_names_a_place_from_elsewhere_and_leaves_pronouns_alone() -> None:
@@ -63,6 +78,9 @@ def test_idiom_verb_aims_a_violent_verb_at_a_thing() -> None:
     assert out.split()[3] in IDIOM_VERBS
     assert idiom_verb("I'll kill this essay", RNG) is None  # already violent: nothing to contrast
     assert idiom_verb("I'll see you later", RNG) is None  # aimed at a person: never made clean
+    out = idiom_verb("just restart the server and try again", RNG)
+    assert out is not None and out.split()[1] in IDIOM_VERBS and out.endswith(" the server and try again")
+    assert idiom_verb("restart him", RNG) is None
 
 
 def test_negation_only_of_one_clause_group_claims() -> None:
