@@ -59,7 +59,8 @@ def current(tiny_base: Path, corpora: Path, tmp_path_factory: pytest.TempPathFac
     return model
 
 
-def test_the_sample_holds_only_training_rows_of_redistributable_corpora(current: Path) -> None:
+def test_the_sample_holds_only_training_rows_of_redistributable_corpora(
+        current: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     meta = json.loads((current / "metadata.json").read_text())
     record = meta["replay_sample"]
     sample = load_replay(current / REPLAY_SAMPLE)
@@ -73,7 +74,11 @@ def test_the_sample_holds_only_training_rows_of_redistributable_corpora(current:
     assert record["sha256"] == hashlib.sha256((current / REPLAY_SAMPLE).read_bytes()).hexdigest()
     card = (current / "MODEL_CARD.md").read_text()
     assert f"holds {len(sample):,} rows of the training split" in card and "gametox (licence: none stated)" in card
-    write_replay_sample(current, None, rows_per_source=60)  # again: the same bytes, one paragraph in the card
+    # again, from the command line: the same bytes, one paragraph in the card
+    monkeypatch.setenv("MODELS_DIR", str(current.parent))
+    assert main(["model", "replay-sample", current.name, "--rows-per-source", "60"]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(sample)} rows" in out and "gametox        left out: licence: none stated" in out
     assert json.loads((current / "metadata.json").read_text())["replay_sample"]["sha256"] == record["sha256"]
     assert (current / "MODEL_CARD.md").read_text() == card
 
