@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.storage.database import Database
+from tests.support.mirror import Mirror, serving
 from tests.support.postgres import PostgresServer, PostgresUnavailable
 from tests.support.tiny_model import build_tiny_base, train_tiny
 
@@ -84,3 +85,12 @@ def sqlite_db(sqlite_url: str) -> Iterator[Database]:
     database = Database(sqlite_url).upgrade().start()
     yield database
     database.close()
+
+
+@pytest.fixture
+def mirror(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mirror]:
+    """A corpus mirror on 127.0.0.1 for `toxmod data fetch` (tests/support/mirror.py), with no proxy between."""
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with serving() as server:
+        yield server

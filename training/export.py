@@ -111,6 +111,8 @@ SOURCE_CREDITS = {
     "contrast": ("hand-written chat contrast set, training/contrast/chat_contrast.csv in the toxmod repository",
                  "MIT, as the repository"),
     "feedback": ("verdicts of this server's moderators (toxmod feedback export)", "the server's own data"),
+    "replay": ("the starting model's replay sample of its training corpora (its replay.csv.gz)",
+               "each row its corpus's, as the starting model's card lists them"),
     "germeval2018": ("Wiegand et al., Overview of the GermEval 2018 Shared Task on the Identification of Offensive "
                      "Language (German tweets)", "CC-BY 4.0"),
     "told_br": ("Leite et al., Toxic Language Detection in Social Media for Brazilian Portuguese (ToLD-Br), "
@@ -135,6 +137,24 @@ SOURCE_CREDITS = {
     "id_abusive": ("Ibrohim & Budi, Multi-label Hate Speech and Abusive Language Detection in Indonesian Twitter, "
                    "ALW 2019", "CC-BY-NC-SA 4.0 (non-commercial)"),
 }
+
+REPLAY_NOTE_START = "Replay sample: "
+
+
+def replay_note(metadata: dict) -> str:
+    """The card's paragraph on the model's replay sample (training/replay.py), or "" when it has none."""
+    sample = metadata.get("replay_sample")
+    if not sample:
+        return ""
+    kept = ", ".join(f"{name} {s['rows']:,}" for name, s in sample["sources"].items())
+    left = "; ".join(f"{name} ({why})" for name, why in sample["excluded"].items()) or "none"
+    whose = f"{sample['inherited_from']}'s training split" if "inherited_from" in sample else "the training split"
+    return (f"{REPLAY_NOTE_START}`{sample['file']}` beside the weights holds {sample['rows']:,} rows of {whose}"
+            f" ({sample['bytes'] / 1e6:.1f} MB, sha256 `{sample['sha256'][:16]}…`), sampled by corpus and "
+            f"label from the corpora whose licence lets them be passed on, under those licences: {kept}. Left "
+            f"out: {left}. `/model retrain` and `toxmod train --init` mix it in for the corpora their data "
+            "directory lacks, so a retrain from moderators' verdicts does not forget the rest.")
+
 
 LANGUAGE_NAMES = {"ar": "Arabic", "de": "German", "en": "English", "es": "Spanish", "fr": "French",
                   "id": "Indonesian", "ja": "Japanese", "ko": "Korean", "pl": "Polish", "pt": "Portuguese",
@@ -172,7 +192,7 @@ def write_model_card(out_dir: Path, metadata: dict, report_text: str) -> None:
         credit, licence = SOURCE_CREDITS.get(source["name"], ("user-supplied file", "see its origin"))
         lines.append(f"- `{source['name']}`: {source['rows']:,} rows, sha256 `{source['sha256'][:16]}…` — "
                      f"{credit}; licence: {licence}")
-    sources = "\n".join(lines)
+    sources = "\n".join(lines) + (f"\n\n{note}" if (note := replay_note(metadata)) else "")
     timing = metadata.get("training", {})
     training = "\n".join(f"- {k}: {v}" for k, v in timing.items() if k not in ("stages", "recipe"))
     if "stages" in timing:

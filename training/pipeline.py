@@ -18,12 +18,13 @@ from bot.scoring.classifier import ToxicityModel
 from bot.scoring.info import WEIGHTS
 from bot.scoring.normalize import match_key
 from bot.scoring.onnx_export import build_onnx
-from bot.scoring.report import Comparison, ModelReport, compare_reports
+from bot.scoring.report import Comparison, ModelReport, TrainingData, compare_reports
 from training.config import TrainConfig
 from training.dataset import Prepared, prepare_data
 from training.evaluate import EvalSettings, evaluate, format_report
 from training.export import save_model_dir, write_metadata, write_model_card
 from training.recipe import MACHINE_FIELDS, Recipe
+from training.replay import carry_over
 from training.sources import SOURCES, load_ubuntu_irc
 from training.sources.topical_chat import topical_messages
 from training.train import Trainer, default_base_model, write_json
@@ -66,13 +67,14 @@ def heldout_background(cfg: TrainConfig, data: Prepared, rows: int = 8000) -> di
     if cfg.data_dir is None:
         return {}
     seen = {match_key(t) for t in data.train["text"]} | {match_key(t) for t in data.val["text"]}
+    read = {p["name"] for p in data.provenance}  # with --skip-missing, not every source named was there
     candidates = {
         "ubuntu_irc": lambda path: load_ubuntu_irc(path.parent, cap=None)["text"],
         "topical_chat": lambda path: topical_messages(path, "heldout"),
     }
     out = {}
     for source, load in candidates.items():
-        if cfg.sources and source not in cfg.sources:
+        if source not in read:
             continue
         unseen = {n: t for t in load(Path(cfg.data_dir) / SOURCES[source].relpath)
                   if (n := match_key(t)) and n not in seen}
@@ -101,6 +103,38 @@ def run_training(
     staging = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     save_model_dir(trainer.model, trainer.tokenizer, staging)
+    continued = within is not None and bool(within.earlier)
+    metadata = _metadata(cfg, data, trainer, version, init_model, within)
+    if cfg.replay is not None and (sample := carry_over(cfg.replay, staging)):
+        metadata["replay_sample"] = sample
+    write_metadata(staging, metadata)
+
+    settings = eval_settings or EvalSettings()
+    scorer = reference_scorer(staging)
+    background = heldout_background(cfg, data)
+    report = evaluate(scorer, data.val, background, settings, progress=progress)
+    report_text = format_report(report)
+    metadata["thresholds"] = report.pop("thresholds")
+    metadata["language_thresholds"] = report.pop("language_thresholds")
+    metadata["metrics"] = report
+    if init_model is not None and not continued:
+        report_text += f"\ntrained on {TrainingData.from_sources(data.provenance).describe()}\n"
+        metadata["comparison"] = compare_with_init(init_model, data.val, background, settings, report, progress)
+        comparison = Comparison.from_json(metadata["comparison"])
+        report_text += "\n" + (comparison.format() if comparison else "")
+    write_metadata(staging, metadata)
+    write_model_card(staging, metadata, report_text)
+    build_onnx(staging)
+    write_json(cfg.run_dir / "report.json", metadata)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    staging.rename(out_dir)
+    log.info("exported %s to %s", version, out_dir)
+    return TrainResult(out_dir, metadata, report_text)
+
+
+def _metadata(cfg: TrainConfig, data: Prepared, trainer: Trainer, version: str, init_model: Path | None,
+              within: RecipeStage | None) -> dict[str, Any]:
+    """What metadata.json says before evaluation: what the model is, what it was trained on and how."""
     # a recipe's later stages start from its own earlier ones: the base is still what stage 1 started from
     continued = within is not None and bool(within.earlier)
     base = (None if continued else init_model) or cfg.base_model or default_base_model()
@@ -117,28 +151,7 @@ def run_training(
         metadata["training"]["recipe"] = str(within.recipe)
         metadata["training"]["stages"] = [*within.earlier,
                                           stage_record(len(within.earlier) + 1, cfg, trainer, within.note)]
-    write_metadata(staging, metadata)
-
-    settings = eval_settings or EvalSettings()
-    scorer = reference_scorer(staging)
-    background = heldout_background(cfg, data)
-    report = evaluate(scorer, data.val, background, settings, progress=progress)
-    report_text = format_report(report)
-    metadata["thresholds"] = report.pop("thresholds")
-    metadata["language_thresholds"] = report.pop("language_thresholds")
-    metadata["metrics"] = report
-    if init_model is not None and not continued:
-        metadata["comparison"] = compare_with_init(init_model, data.val, background, settings, report, progress)
-        comparison = Comparison.from_json(metadata["comparison"])
-        report_text += "\n" + (comparison.format() if comparison else "")
-    write_metadata(staging, metadata)
-    write_model_card(staging, metadata, report_text)
-    build_onnx(staging)
-    write_json(cfg.run_dir / "report.json", metadata)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    staging.rename(out_dir)
-    log.info("exported %s to %s", version, out_dir)
-    return TrainResult(out_dir, metadata, report_text)
+    return metadata
 
 
 def _trained(cfg: TrainConfig, data: Prepared, init_model: Path | None, resume: bool, progress: bool) -> Trainer:

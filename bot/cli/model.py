@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli.common import check_models_dir, load_settings
+from bot.cli.common import CliError, check_models_dir, load_settings
 
 
 def cmd_model_list(args: argparse.Namespace) -> int:
@@ -71,6 +71,29 @@ def cmd_model_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model_replay_sample(args: argparse.Namespace) -> int:
+    """`toxmod model replay-sample`: write a model's replay sample of its training corpora into its folder."""
+    from pathlib import Path
+
+    from training.replay import write_replay_sample
+
+    model_dir = check_models_dir(load_settings(args)) / args.name
+    if not (model_dir / "metadata.json").is_file():
+        raise CliError(f"not a model directory: {model_dir} (no metadata.json)")
+    try:
+        sample = write_replay_sample(model_dir, Path(args.data_dir) if args.data_dir else None, args.rows_per_source)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"no replay sample written: {exc}") from exc
+    record = sample.record
+    print(f"wrote {sample.path}: {record['rows']:,} rows, {record['bytes'] / 1e6:.2f} MB, sha256 {record['sha256']}")
+    for name, source in record["sources"].items():
+        print(f"  {name:<14} {source['rows']:>5,} of {source['training_rows']:>6,} training rows  {source['licence']}")
+    for name, why in record["excluded"].items():
+        print(f"  {name:<14} left out: {why}")
+    print(f"recorded in {model_dir / 'metadata.json'} and its MODEL_CARD.md")
+    return 0
+
+
 def tell_running_bots(args: argparse.Namespace, name: str) -> str:
     """Announce the new current model to the bot processes sharing a PostgreSQL database; what happens next."""
     from bot.storage.changes import Change, announce, listens
@@ -103,5 +126,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--force", action="store_true", help="promote even if worse")
     pr.add_argument("--tolerance", type=float, default=0.01, help="ROC-AUC drop allowed (default 0.01)")
     pr.set_defaults(func=cmd_model_promote)
+    rs = msub.add_parser("replay-sample", help="write NAME's replay sample of its training corpora (replay.csv.gz), "
+                                               "which a retrain from it mixes in so it does not forget them")
+    rs.add_argument("name")
+    rs.add_argument("--data-dir", help="root of the corpora, if not where the model was trained")
+    rs.add_argument("--rows-per-source", type=int, default=500,
+                    help="about this many rows of each corpus (default 500)")
+    rs.set_defaults(func=cmd_model_replay_sample)
     msub.add_parser("rollback", help="point models/current back at the previous default").set_defaults(
         func=cmd_model_rollback)

@@ -82,10 +82,22 @@ def _check_data_dir(data_dir: Path | None) -> None:
 
 
 def train_config(args: argparse.Namespace, default_data_dir: Path) -> TrainConfig:
-    """The run `toxmod train` asks for: the options given, the dataclass defaults for the rest, except the two
-    defaults only the command line knows (the DATA_DIR setting, and a run directory named after the model)."""
+    """The run `toxmod train` asks for: the options given, the dataclass defaults for the rest, except the
+    defaults only the command line knows (the DATA_DIR setting, a run directory named after the model, and
+    the --init model's replay sample)."""
     data_dir = None if args.no_data else Path(args.data_dir or default_data_dir)
-    return _settings(TrainConfig, args, data_dir=data_dir, run_dir=args.run_dir or Path("runs") / args.name)
+    return _settings(TrainConfig, args, data_dir=data_dir, run_dir=args.run_dir or Path("runs") / args.name,
+                     replay=_replay(args))
+
+
+def _replay(args: argparse.Namespace) -> Path | None:
+    """The replay sample a run mixes in: --replay, else the sample of the --init model when it ships one."""
+    from bot.scoring.info import REPLAY_SAMPLE
+
+    if args.replay:
+        return Path(args.replay)
+    own = Path(args.init) / REPLAY_SAMPLE if args.init else None
+    return own if own is not None and own.is_file() else None
 
 
 def _settings(cls: type[T], args: argparse.Namespace, **given: Any) -> T:
@@ -144,6 +156,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
     p.add_argument("--set-current", action="store_true", help="point models/current at the result")
     add_options(p.add_argument_group("run options"), TrainConfig,
-                caller_defaults={"data_dir": "DATA_DIR setting", "run_dir": "runs/NAME"})
+                caller_defaults={"data_dir": "DATA_DIR setting", "run_dir": "runs/NAME",
+                                 "replay": "the --init model's, if it has one"})
     add_options(p.add_argument_group("calibration options"), EvalSettings)
     p.set_defaults(func=cmd_train)

@@ -20,6 +20,9 @@ from bot.labels import LABELS
 # (tokenizer_config.json is optional: tokenizer.json holds the whole tokenizer.)
 REQUIRED_FILES = ("config.json", "tokenizer.json", "metadata.json")
 WEIGHTS = "model.safetensors"
+# A sample of the corpora the model was trained on (training/replay.py), which a retrain mixes in so the
+# candidate does not forget them; optional, and never loaded for scoring.
+REPLAY_SAMPLE = "replay.csv.gz"
 # A model may ship as its 8-bit ONNX graph alone (the multilingual one: its fp16 weights would be twice the
 # size in git); it then serves through ONNX Runtime only and cannot be fine-tuned further.
 ONNX_ONLY_WEIGHTS = "model.int8.onnx"

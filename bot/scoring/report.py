@@ -1,13 +1,13 @@
 """The validation report of a model, as training writes it into metadata.json and everyone else reads it.
 
-Training writes plain JSON (`metrics`, `comparison`); this module is the one reader, so the model list,
+Training writes plain JSON (`metrics`, `comparison`, `sources`); this module is the one reader, so the model list,
 promotion, `/model info`, the retrain report and the candidate comparison all agree on what the
 figures are called and which way is better.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +88,40 @@ class ModelReport:
     def feedback_roc_auc(self) -> dict[str, float]:
         """ROC-AUC on each guild's held-out moderator verdicts, where the model was trained with feedback."""
         return {name: auc for name, auc in self.source_roc_auc.items() if name.startswith("feedback")}
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What a model was trained on, from its metadata's `sources`: moderators' verdicts, the rows of each corpus
+    a replay sample gave, and the corpora read whole from a data directory. A retrain's report says it, so an
+    admin knows whether the candidate saw the original corpora at all before promoting it."""
+
+    verdicts: int = 0
+    replay: dict[str, int] = field(default_factory=dict)
+    corpora: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_sources(cls, sources: Sequence[Mapping[str, Any]] | None) -> TrainingData:
+        """Read the provenance list training writes (one record per file or corpus it read)."""
+        verdicts, replay, corpora = 0, {}, {}
+        for source in sources or []:
+            if source["name"] == "feedback":
+                verdicts += int(source["rows"])
+            elif source["name"] == "replay":
+                replay.update({name: int(rows) for name, rows in source.get("sources", {}).items()})
+            elif source["name"] != "counterfactual":  # rows made from the others in training
+                corpora[source["name"]] = int(source["rows"])
+        return cls(verdicts, replay, corpora)
+
+    def describe(self) -> str:
+        """One line: "12 verdicts; replay sample 3,000 rows (davidson 500, ...); corpora read whole: ..."."""
+        def listing(counts: dict[str, int]) -> str:
+            return ", ".join(f"{name} {rows:,}" for name, rows in counts.items())
+
+        replay = (f"replay sample {sum(self.replay.values()):,} rows ({listing(self.replay)})" if self.replay
+                  else "no replay sample")
+        corpora = f"corpora read whole: {listing(self.corpora)}" if self.corpora else "no corpora read whole"
+        return f"{self.verdicts:,} verdicts; {replay}; {corpora}"
 
 
 def compare_reports(current: ModelReport, candidate: ModelReport, current_version: str) -> dict[str, Any]:

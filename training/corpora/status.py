@@ -72,6 +72,11 @@ def sources_present(corpus: Corpus, data_dir: Path) -> bool:
     return bool(sources) and all(_files_read(data_dir / source.relpath) for source in sources)
 
 
+def present_sources(data_dir: Path, names: Iterable[str]) -> list[str]:
+    """The sources of ``names`` that find what they read under ``data_dir``, in the order given."""
+    return [name for name in names if _files_read(data_dir / REGISTRY[name].relpath)]
+
+
 def _files_read(path: Path) -> list[Path]:
     """The files a source reads at ``path``: the file, the glob's matches, or every file in the folder."""
     if _GLOB & set(path.name):

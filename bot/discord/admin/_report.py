@@ -8,17 +8,19 @@ import time
 import discord
 
 from bot.discord.admin.retrain import RetrainJob
-from bot.scoring.report import Comparison
+from bot.scoring.report import Comparison, TrainingData
 
 
-def report_embed(job: RetrainJob, comparison: Comparison | None, outcome: str | None = None) -> discord.Embed:
-    """Candidate vs current; a failed retrain shows the end of its log instead."""
+def report_embed(job: RetrainJob, comparison: Comparison | None, trained_on: TrainingData | None = None,
+                 outcome: str | None = None) -> discord.Embed:
+    """What the candidate was trained on, and candidate vs current; a failed retrain shows the end of its log
+    instead."""
     if job.error:
         return discord.Embed(title=f"Retrain failed: {job.name}", colour=discord.Colour.red(),
                              description=f"```\n{job.error[-1500:]}\n```")
     embed = discord.Embed(title=f"Retrain finished: {job.name}", colour=discord.Colour.blurple(),
-                          description=f"Trained on {job.verdicts} verdicts of this server plus a replay sample of "
-                                      f"the original corpora, in {(time.monotonic() - job.started) / 60:.1f} min.")
+                          description=f"Trained in {(time.monotonic() - job.started) / 60:.1f} min on "
+                                      f"{(trained_on or TrainingData(job.verdicts)).describe()}."[:4096])
     if comparison:
         lines = [f"`{r.name}` {r.current:.4f} → {r.candidate:.4f} ({r.candidate - r.current:+.4f})"
                  for r in comparison.rows]

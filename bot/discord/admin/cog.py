@@ -25,7 +25,7 @@ from bot.moderation.feedback.export import feedback_rows, write_feedback_csv
 from bot.moderation.feedback.run_folders import runs_dir
 from bot.moderation.feedback.verdicts import reviewed_flags
 from bot.scoring.info import ModelNotFoundError
-from bot.scoring.report import Comparison, ModelReport
+from bot.scoring.report import Comparison, ModelReport, TrainingData
 from bot.storage.changes import Change, announce
 from bot.storage.locks import try_lock
 from bot.storage.modlog_posts import modlog_backlog
@@ -105,17 +105,19 @@ class ModelAdmin(commands.Cog):
         finally:
             if job.lock is not None:
                 job.lock.release()
-        comparison = None
+        comparison, trained_on = None, None
         if not job.error:
             try:
                 meta = json.loads(await asyncio.to_thread((job.model_dir / "metadata.json").read_text))
                 comparison = Comparison.from_json(meta.get("comparison"))
+                trained_on = TrainingData.from_sources(meta.get("sources"))
             except (OSError, json.JSONDecodeError) as exc:
                 job.error = f"training finished but the candidate is unreadable: {exc}"
         log.info("retrain %s finished: %s", job.name, job.error or "ok")
         # without a mod-log (or when Discord refuses the post) /model status still shows the outcome
         view = discord.utils.MISSING if job.error else candidate_view(job.name)
-        await post_notice(self.bot, guild, "post the retrain report", embed=report_embed(job, comparison), view=view)
+        await post_notice(self.bot, guild, "post the retrain report", embed=report_embed(job, comparison, trained_on),
+                          view=view)
 
     @model.command(name="status", description="Progress of the running retrain, or how the last one ended")
     async def model_status(self, interaction: discord.Interaction) -> None:

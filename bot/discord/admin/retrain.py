@@ -70,12 +70,15 @@ def candidate_name(now: datetime | None = None) -> str:
 
 def train_command(job: RetrainJob, init_dir: Path, feedback_csv: Path, data_dir: Path | None, models_dir: Path,
                   samples: int, epochs: float, threads: int) -> list[str]:
-    """The `toxmod train` invocation: current model + feedback (weighted up) + a replay of the corpora."""
+    """The `toxmod train` invocation: current model + feedback (weighted up) + the corpora at hand + a replay of
+    the rest."""
     command = [sys.executable, "-m", "bot.cli", "train", "--name", job.name, "--version", job.name,
                "--init", str(init_dir), "--feedback", str(feedback_csv), "--models-dir", str(models_dir),
                "--run-dir", str(job.run_dir), "--samples-per-epoch", str(samples), "--epochs", str(epochs),
                "--threads", str(threads), "--source-weight", "feedback=4"]
-    command += ["--data-dir", str(data_dir)] if data_dir is not None else ["--no-data"]
+    # the corpora the data directory holds are read whole; the current model's replay sample (which `toxmod
+    # train` takes from --init) stands in for the rest, so the candidate does not forget them
+    command += ["--data-dir", str(data_dir), "--skip-missing"] if data_dir is not None else ["--no-data"]
     return command
 
 

@@ -1,7 +1,7 @@
 """`toxmod data list|fetch` against a mirror served from this process: the real download code, no network.
 
-The mirror (stdlib http.server on 127.0.0.1, in a thread) answers Range requests, can cut a response off
-halfway once, and logs what it was asked; each test writes its own registry naming the mirror's URLs.
+The mirror (tests/support/mirror.py) answers Range requests, can cut a response off halfway once, and logs
+what it was asked; each test writes its own registry naming the mirror's URLs.
 """
 
 from __future__ import annotations
@@ -11,83 +11,24 @@ import io
 import json
 import re
 import tarfile
-import threading
 import zipfile
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
 from bot.settings import default_data_dir
+from tests.support.mirror import Mirror
 from training.corpora import load_registry
 from training.corpora.fetch import LOCK_NAME
 from training.sources import REGISTRY
 
 
-class Mirror(ThreadingHTTPServer):
-    """Files by URL path; `cut_once` paths send half their body, then close the connection, the first time."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.files: dict[str, bytes] = {}
-        self.cut_once: set[str] = set()
-        self.ranges = True  # False: answer every request with the whole file, as some servers do
-        self.requests: list[tuple[str, str | None]] = []
-        self.url = f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Mirror
-
-    def do_GET(self) -> None:
-        mirror = self.server
-        asked = self.headers.get("Range")
-        mirror.requests.append((self.path, asked))
-        body = mirror.files.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        asked = asked if mirror.ranges else None
-        start = int(re.fullmatch(r"bytes=(\d+)-", asked).group(1)) if asked else 0
-        if start >= len(body):
-            self.send_error(416)
-            return
-        self.send_response(206 if asked else 200)
-        if asked:
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body) - start))
-        self.end_headers()
-        payload = body[start:]
-        if self.path in mirror.cut_once:
-            mirror.cut_once.discard(self.path)
-            payload = payload[: len(payload) // 2]
-            self.close_connection = True
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(autouse=True)
 def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No database or model here (this overrides the folder's fixture), and no proxy between us and 127.0.0.1."""
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
+    """No database or model here (this overrides the folder's fixture)."""
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture
-def mirror() -> Iterator[Mirror]:
-    server = Mirror()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 CSV = b"text,label\n" + b"".join(b"message number %d,0\n" % i for i in range(2000))

@@ -1,15 +1,20 @@
 """`/model` from Discord: what serves, switching models without a restart, and retraining from this
-server's verdicts up to promoting the candidate."""
+server's verdicts (with the corpora `toxmod data fetch` put in place) up to promoting the candidate."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from bot.discord.errors import UserInputError
 from tests.bot.discord.test_bot import CLEAN, TOXIC, handled_errors
+from tests.support.mirror import Mirror
+from tests.support.paths import SOURCE_FIXTURES
 from tests.support.world import World
 
 
@@ -70,3 +75,45 @@ async def test_retrain_from_discord_reports_and_promotes(world: World, own_model
     assert bot.scorer.model.version == job.name
     await world.alice.send(world.general, CLEAN)
     assert world.scored()[-1].model_version == job.name
+
+
+def _fetched_corpora(mirror: Mirror, tmp_path: Path) -> Path:
+    """A data directory made by `toxmod data fetch` from the mirror: Davidson's and OLID's files (the test
+    fixtures laid out as their authors publish them), pinned by sha256 in a registry naming the mirror."""
+    entries = []
+    for name, folder, file in [("davidson", "davidson2017", "labeled_data.csv"),
+                               ("olid", "olid", "olid-training-v1.0.tsv")]:
+        body = (SOURCE_FIXTURES / folder / file).read_bytes()
+        mirror.files[f"/{file}"] = body
+        entries.append(f'[[corpus]]\nname = "{name}"\nfolder = "{folder}"\ntitle = "{name}"\nlicence = "MIT"\n'
+                       f'homepage = "https://example.org"\ncitation = "{name}"\nsize = "a few rows"\n'
+                       f'[[corpus.files]]\nurl = "{mirror.url}/{file}"\nsha256 = "{hashlib.sha256(body).hexdigest()}"\n'
+                       f'dest = "{file}"\n')
+    registry = tmp_path / "corpora.toml"
+    registry.write_text("\n".join(entries))
+    data = tmp_path / "data"
+    assert main(["data", "fetch", "--registry", str(registry), "--dir", str(data), "-q"]) == 0
+    return data
+
+
+@pytest.mark.simcord(settle_timeout=240)
+async def test_retrain_trains_on_the_corpora_data_fetch_put_in_place(world: World, own_models: Path, tmp_path: Path,
+                                                                     mirror: Mirror) -> None:
+    bot = world.env.bot
+    data = _fetched_corpora(mirror, tmp_path)
+    bot.settings = replace(bot.settings, models_dir=own_models, data_dir=data, retrain_samples=200)
+    await bot.moderation.reload_model(bot.settings)
+    for i in range(3):
+        await world.alice.send(world.general, f"{TOXIC} {i}")
+        await world.mod.click(world.modlog.last_message, label="Confirm")
+    res = await world.admin.slash(world.general, "model retrain")  # settles once the child process is done
+    assert "from 3 verdicts" in res.response.content
+    job = bot.get_cog("ModelAdmin").retrain_job
+    assert not job.running and job.error is None, job.log_tail(20)
+    meta = json.loads((job.model_dir / "metadata.json").read_text())
+    read = {s["name"]: s for s in meta["sources"]}
+    assert read["davidson"]["path"] == str(data / "davidson2017" / "labeled_data.csv")
+    assert set(read) == {"davidson", "olid", "contrast", "feedback"}  # the rest are not there: skipped
+    description = world.modlog.last_message.embeds[0].description
+    assert "3 verdicts; no replay sample; corpora read whole: davidson " in description
+    assert f"olid {read['olid']['rows']}, contrast {read['contrast']['rows']:,}" in description
