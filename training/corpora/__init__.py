@@ -3,8 +3,9 @@
 The registry of origins is one data file, ``training/sources/corpora.toml`` (one entry per download: its
 pinned URLs, checksums, licence and citation), read by ``registry``; ``download`` fetches one URL into a
 ``.part`` file, resuming with an HTTP Range request; ``archives`` takes named members out of a zip or tar
-without ever writing outside the corpus folder; ``fetch`` puts it together per corpus, checking every file
-against its pinned sha256 or against the one recorded in the data directory's ``corpora.lock``.
+without ever writing outside the corpus folder; ``conversions`` makes the file training reads from the
+published files where that takes more than placing them; ``fetch`` puts it together per corpus, checking
+every file against its pinned sha256 or against the one recorded in the data directory's ``corpora.lock``.
 docs/DATA.md describes every corpus for people.
 """
 

@@ -1,11 +1,17 @@
 """`toxmod data fetch` for one corpus: its licence first, then each missing file downloaded, checked and put
-in place, and the checksums nobody pinned recorded in the data directory's lock file.
+in place, the file training reads made from them where the corpus needs a conversion, and the checksums
+nobody pinned recorded in the data directory's lock file.
 
 A file is checked against the sha256 the registry pins, or else the one ``corpora.lock`` recorded when it was
 first fetched with ``trust_unpinned``; a file with neither is refused unless the caller trusts it, and then
 its checksum is printed and recorded, so every later fetch of it must match. A file that does not match is
 deleted, ``.part`` included: resuming bytes known to be wrong would only repeat the failure. Nothing is put
 in place before it is checked, so a failed fetch leaves the corpus folder as it was.
+
+A corpus with a ``convert`` is present once the file its conversion writes is (however it got there: the
+training copy put in place by hand counts); until then its published files are fetched as any others, kept
+in the corpus folder, and converted. A conversion that failed is run again by the next fetch, without
+downloading again what is already in place.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from training.corpora.archives import extract, inside
+from training.corpora.conversions import CONVERSIONS, run
 from training.corpora.download import FetchError, download, sha256_of
 from training.corpora.registry import Corpus, CorpusFile
 from training.corpora.status import sources_present
@@ -79,10 +86,10 @@ def fetch_corpus(corpus: Corpus, data_dir: Path, lock: Lock, say: Say, *, trust_
             return "present"
         say(f"{corpus.name}: not fetched: {corpus.where_from()}")
         return "not fetched"
-    missing = missing_files(corpus, folder)
-    if not missing:
+    if _in_place(corpus, folder):
         say(f"{corpus.name}: present in {folder}")
         return "present"
+    missing = missing_files(corpus, folder)
     unpinned = [f.url for f in missing if not (f.sha256 or lock.sha256(f.url))]
     if unpinned and not trust_unpinned:
         raise FetchError(f"{_how_many(len(unpinned), len(missing))} no pinned sha256 ({unpinned[0]}); if you trust "
@@ -93,8 +100,32 @@ def fetch_corpus(corpus: Corpus, data_dir: Path, lock: Lock, say: Say, *, trust_
         say(f"  note: {corpus.notes}")
     for file in missing:
         _fetch_file(file, folder, lock, say, progress)
-    say(f"{corpus.name}: {len(missing)} download{'s' if len(missing) > 1 else ''} checked and in place in {folder}")
+    if missing:
+        say(f"{corpus.name}: {len(missing)} download{'s' if len(missing) > 1 else ''} checked and in place in "
+            f"{folder}")
+    if corpus.convert:
+        _convert(corpus, folder, say)
     return "fetched"
+
+
+def _in_place(corpus: Corpus, folder: Path) -> bool:
+    """Whether training finds what fetch would put in ``folder``: the converted file, or else every download."""
+    if corpus.convert:
+        return _converted(corpus, folder).is_file()
+    return not missing_files(corpus, folder)
+
+
+def _converted(corpus: Corpus, folder: Path) -> Path:
+    """Where ``corpus``'s conversion writes the file training reads."""
+    return inside(folder, CONVERSIONS[corpus.convert].output)
+
+
+def _convert(corpus: Corpus, folder: Path, say: Say) -> None:
+    """Make the file training reads from the downloads in place, in registry order."""
+    inputs = [inside(folder, target) for file in corpus.files for target in file.targets]
+    output = _converted(corpus, folder)
+    rows = run(corpus.convert, inputs, output)
+    say(f"{corpus.name}: {rows:,} rows converted from the published files into {output}")
 
 
 def _how_many(unpinned: int, missing: int) -> str:

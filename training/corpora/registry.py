@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from training.corpora.conversions import CONVERSIONS
+
 REGISTRY_FILE = Path(__file__).resolve().parents[1] / "sources" / "corpora.toml"
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CORPUS_FIELDS = frozenset({"name", "sources", "folder", "title", "licence", "homepage", "citation", "size",
-                            "notes", "account", "how", "convert", "published", "files"})
+                            "notes", "account", "how", "convert", "files"})
 _REQUIRED = ("name", "folder", "title", "licence", "homepage", "citation", "size")
 _FILE_FIELDS = frozenset({"url", "sha256", "dest", "extract", "names"})
 
@@ -65,29 +67,23 @@ class Corpus:
     notes: str = ""
     account: str = ""  # what it needs: "a Kaggle account"
     how: str = ""
-    convert: str = ""
-    published: tuple[str, ...] = ()
+    convert: str = ""  # the conversion (training.corpora.conversions) that makes what training reads
 
     @property
     def access(self) -> str:
-        """How a user gets it: "public" (fetch downloads it), "account" (it needs one), "manual" (by hand, for
-        another reason), "conversion" (the file training reads is made from the published ones)."""
+        """How a user gets it: "public" (fetch downloads it, and converts it where it must), "account" (it
+        needs one), "manual" (by hand, for another reason)."""
         if self.account:
             return "account"
         if self.how:
             return "manual"
-        if self.convert:
-            return "conversion"
         return "public"
 
     def where_from(self) -> str:
         """One line on how to get it, for a corpus fetch does not download."""
         if self.account:
             return f"needs {self.account}: {self.how}"
-        if self.how:
-            return f"by hand: {self.how}"
-        published = ", ".join(self.published) or self.homepage
-        return f"{self.convert}; published at {published}"
+        return f"by hand: {self.how}"
 
 
 def load_registry(path: Path | None = None) -> list[Corpus]:
@@ -128,20 +124,21 @@ def _corpus(entry: Any, path: Path) -> Corpus:
         raise ValueError(f"{where}: missing {', '.join(missing)}")
     _relative(entry["folder"], where)
     files = tuple(f for raw in _tables(entry, "files", where) for f in _files(raw, where))
-    if bool(files) == bool(entry.get("how") or entry.get("convert")):
-        raise ValueError(f"{where}: needs either files to fetch, or how (by hand) or convert (what fetch cannot do)")
+    if bool(files) == bool(entry.get("how")):
+        raise ValueError(f"{where}: needs either files to fetch, or how (by hand)")
     if entry.get("account") and not entry.get("how"):
         raise ValueError(f"{where}: account needs how: the steps that get it with one")
+    convert = _text(entry, "convert", where)
+    if convert and (convert not in CONVERSIONS or not files):
+        raise ValueError(f"{where}: convert names a conversion of the files fetched, one of "
+                         f"{', '.join(sorted(CONVERSIONS))}")
     sources = entry.get("sources", [entry["name"]])
-    published = entry.get("published", [])
-    for key, value in (("sources", sources), ("published", published)):
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise ValueError(f"{where}: {key} must be a list of strings")
+    if not isinstance(sources, list) or not all(isinstance(v, str) and v for v in sources):
+        raise ValueError(f"{where}: sources must be a list of strings")
     return Corpus(name=entry["name"], sources=tuple(sources), folder=entry["folder"], title=entry["title"],
                   licence=entry["licence"], homepage=entry["homepage"], citation=entry["citation"],
                   size=entry["size"], files=files, notes=_text(entry, "notes", where),
-                  account=_text(entry, "account", where), how=_text(entry, "how", where),
-                  convert=_text(entry, "convert", where), published=tuple(published))
+                  account=_text(entry, "account", where), how=_text(entry, "how", where), convert=convert)
 
 
 def _files(raw: Mapping[str, Any], where: str) -> list[CorpusFile]:

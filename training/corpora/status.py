@@ -47,7 +47,7 @@ class SourceStatus:
             "corpus": corpus.name, "title": corpus.title, "licence": corpus.licence, "size": corpus.size,
             "homepage": corpus.homepage, "citation": corpus.citation, "access": corpus.access,
             "account": corpus.account or None, "how": corpus.how or None, "convert": corpus.convert or None,
-            "notes": corpus.notes or None, "published": list(corpus.published),
+            "notes": corpus.notes or None,
             "downloads": [{"url": f.url, "sha256": f.sha256 or None, "targets": list(f.targets)}
                           for f in corpus.files],
         }

@@ -232,6 +232,8 @@ def test_the_shipped_registry_covers_every_training_source_with_pinned_urls() ->
         for file in corpus.files:
             if "raw.githubusercontent.com" in file.url:  # a repository's file: at a commit, not a branch
                 assert re.search(r"/[0-9a-f]{40}/", file.url), file.url
+            if "github.com" in file.url and "/archive/" in file.url:  # a repository's archive, likewise
+                assert re.search(r"/archive/[0-9a-f]{40}\.", file.url), file.url
 
 
 def test_data_dir_defaults_to_the_project_unless_only_the_old_shared_folder_exists(tmp_path: Path) -> None:
