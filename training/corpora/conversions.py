@@ -94,8 +94,17 @@ def _majority(labels: Sequence[str]) -> str | None:
     return label if votes * 2 > len(labels) else None
 
 
-def _hatexplain_rows(path: Path) -> Iterator[tuple[str, str]]:
+def _test_split(path: Path) -> set[str]:
+    try:
+        return {str(post_id) for post_id in _load_json(path)["test"]}
+    except (KeyError, TypeError) as exc:
+        raise FetchError(f"{path.name} has no test split ({exc!r})") from None
+
+
+def _hatexplain_rows(path: Path, held_out: set[str]) -> Iterator[tuple[str, str]]:
     for post_id, post in _load_json(path).items():
+        if post_id in held_out:
+            continue
         try:
             label = _majority([annotator["label"] for annotator in post["annotators"]])
             # tokens joined by spaces, any whitespace inside a token collapsed: the loader reads the file
@@ -109,11 +118,13 @@ def _hatexplain_rows(path: Path) -> Iterator[tuple[str, str]]:
 
 def convert_hatexplain(inputs: Sequence[Path], out: Path) -> int:
     """``Data/dataset.json`` to ``posts.tsv`` (``label<TAB>text``, unquoted): one row per post with a majority
-    label, in the file's order; posts whose three annotators all disagree are left out."""
+    label, in the file's order; posts whose three annotators all disagree are left out, and so is the official
+    test split that ``Data/post_id_divisions.json`` names (held out for evaluation, as in the training copy)."""
     count = 0
+    held_out = _test_split(inputs[1])
     with _replacing(out) as f:
         f.write("label\ttext\n")
-        for label, text in _hatexplain_rows(inputs[0]):
+        for label, text in _hatexplain_rows(inputs[0], held_out):
             f.write(f"{label}\t{text}\n")
             count += 1
     return count

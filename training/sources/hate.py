@@ -90,9 +90,12 @@ def _edos_labels(sexist: str, category: str, vector: str) -> dict[str, float]:
 
 
 def load_edos(path: Path) -> pd.DataFrame:
-    """EDOS's aggregated labels: sexist or not, the category and the finer vector."""
+    """EDOS's aggregated labels: sexist or not, the category and the finer vector. The published file holds the
+    official test split too (a fetched copy); it is held out for evaluation and never read."""
     df = read_csv(path)
     check_columns(df, ["text", "label_sexist", "label_category", "label_vector"], path)
+    if "split" in df.columns:
+        df = df[df["split"].astype(str) != "test"].reset_index(drop=True)
     labels = [_edos_labels(*row) for row in zip(df["label_sexist"], df["label_category"], df["label_vector"],
                                                 strict=True)]
     return finish(df["text"], labels, "edos", "edos")

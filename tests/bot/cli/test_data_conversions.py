@@ -70,14 +70,18 @@ def test_hatexplain_takes_each_posts_majority_label(tmp_path: Path, mirror: Mirr
                         "rationales": [], "post_tokens": ["nobody", "agrees", "on", "this", "one"]},
         "104_gab": {"post_id": "104_gab", "annotators": annotators("offensive", "normal", "offensive"),
                     "rationales": [], "post_tokens": ["what", "a", '"', "clown", '"']},
+        "105_gab": {"post_id": "105_gab", "annotators": annotators("normal", "normal", "offensive"),
+                    "rationales": [], "post_tokens": ["held", "out", "for", "testing"]},
     }
+    divisions = {"train": ["101_gab", "102_twitter", "103_twitter"], "val": ["104_gab"], "test": ["105_gab"]}
     reg, corpora = mirrored(tmp_path, mirror)
-    serve(mirror, corpora["hatexplain"], {"published/dataset.json": json.dumps(dataset).encode()})
+    serve(mirror, corpora["hatexplain"], {"published/dataset.json": json.dumps(dataset).encode(),
+                                          "published/post_id_divisions.json": json.dumps(divisions).encode()})
     assert fetch(reg, tmp_path / "data", "hatexplain") == 0
     posts = tmp_path / "data" / "hatexplain" / "posts.tsv"
     assert posts.read_text(encoding="utf-8") == (
         "label\ttext\nhatespeech\tthose <user> folk ruin everything\nnormal\tsee you at the match\n"
-        'offensive\twhat a " clown "\n')  # the post its annotators split three ways is left out
+        'offensive\twhat a " clown "\n')  # left out: the post its annotators split three ways, the test split
     df = load_hatexplain(posts)
     assert list(df["text"]) == ["those <user> folk ruin everything", "see you at the match", 'what a " clown "']
     assert list(df["identity_hate"][:2]) == [1.0, 0.0] and df["toxic"].iloc[2] == 1.0
@@ -190,14 +194,15 @@ def test_stormfront_joins_each_annotation_to_its_sentence_file(tmp_path: Path, m
 def test_a_conversion_that_fails_leaves_no_training_file_and_keeps_the_download(
         tmp_path: Path, mirror: Mirror, capsys: pytest.CaptureFixture[str]) -> None:
     reg, corpora = mirrored(tmp_path, mirror)
-    serve(mirror, corpora["hatexplain"], {"published/dataset.json": b'{"1_gab": {"post_tokens": ["hi"]}}'})
+    serve(mirror, corpora["hatexplain"], {"published/dataset.json": b'{"1_gab": {"post_tokens": ["hi"]}}',
+                                          "published/post_id_divisions.json": b'{"test": []}'})
     assert fetch(reg, tmp_path / "data", "hatexplain") == 1
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and "post 1_gab is not in HateXplain's layout" in err[0]
     folder = tmp_path / "data" / "hatexplain"
-    assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == ["dataset.json"]
-    assert fetch(reg, tmp_path / "data", "hatexplain") == 1  # tried again, from the download in place
-    assert len(mirror.requests) == 1
+    assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == ["dataset.json", "post_id_divisions.json"]
+    assert fetch(reg, tmp_path / "data", "hatexplain") == 1  # tried again, from the downloads in place
+    assert len(mirror.requests) == 2
 
 
 def test_a_registry_convert_must_name_a_conversion(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -44,6 +44,7 @@ def test_edos_not_sexist_rules_out_only_toxic_severe_and_identity_hate() -> None
     # out a threat
     expect(rows["Typical, she is just a nagging witch"], toxic=1, threat=0)
     expect(rows["Pretty smart for a girl, I guess"], threat=0)
+    assert "Women in the test split are held out for evaluation" not in rows  # the official test split
 
 
 def test_toxic_spans_majority_of_raters_and_of_toxic_raters_per_type() -> None:
