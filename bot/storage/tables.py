@@ -1,12 +1,13 @@
 """The database schema (SQLAlchemy 2.0 typed ORM). Alembic migrations in `migrations/` mirror it.
 
-The declarative base is in base.py and the member keys in member_keys.py. Importing this module maps them all.
+The declarative base is in base.py and the member keys in member_keys.py; what follows a verdict (strikes,
+appeals) is in cases.py. Importing this module maps them all.
 
 Privacy rule: a scored message row never holds text, only a keyed digest of it (`content_hash`); only a
 flag keeps a snapshot of the text, because a moderator has to read it (with the few messages around it,
-`FlagContext`, cut short), and each snapshot is stored encrypted under its author's key (`MemberKey`,
-bot/storage/sealing.py). Retention and `/privacy forget` erase it later (`text_erased_at`) and destroy the
-key, so no copy the database keeps elsewhere can be read.
+`FlagContext`, cut short; and a member's appeal keeps what they wrote), and each snapshot is stored
+encrypted under its author's key (`MemberKey`, bot/storage/sealing.py). Retention and `/privacy forget`
+erase it later (`text_erased_at`) and destroy the key, so no copy the database keeps elsewhere can be read.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.storage.base import Base, enum_values, utcnow
+from bot.storage.cases import Strike
 from bot.storage.member_keys import MemberKey
 from bot.storage.sealing import CONTEXT_TEXT, unseal
 
@@ -76,6 +78,8 @@ class GuildSettings(Base):
     unsupported_language: Mapped[str | None] = mapped_column(String(16))
     # flood and raid detection (bot/moderation/floods.py FloodSettings, by field); None: the defaults (off)
     floods: Mapped[dict | None] = mapped_column(JSON)
+    # the escalation ladder (bot/moderation/escalation.py Ladder.to_json); None: off
+    escalation: Mapped[dict | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -190,6 +194,8 @@ class Flag(Base):
     listed: Mapped[list[FlagMessage]] = relationship(lazy="selectin", order_by="FlagMessage.id")
     # the messages before it in its channel and the one it replies to, oldest first (bot/storage/context.py)
     context: Mapped[list[FlagContext]] = relationship(lazy="selectin", order_by="FlagContext.message_id")
+    # the strike a confirmed verdict put on its author, and what the ladder did (bot/storage/strikes.py)
+    strike: Mapped[Strike | None] = relationship(lazy="selectin", viewonly=True)
     # loaded with the flag, so `text` reads outside the session too; None once the key is destroyed
     text_key: Mapped[MemberKey | None] = relationship(primaryjoin="foreign(Flag.text_key_id) == MemberKey.id",
                                                       lazy="selectin")
