@@ -60,12 +60,17 @@ class Reversal:
 
 def reverse_strike(session: Session, guild_id: int, flag_id: int, actor_id: int | None) -> Reversal | None:
     """Revoke the strike of a flag whose verdict was reversed (once: None if there is nothing to revoke)."""
-    now = utcnow()
-    strike = revoke_strike(session, guild_id, flag_id, actor_id, now)
+    strike = revoke_strike(session, guild_id, flag_id, actor_id, utcnow())
     if strike is None:
         return None
+    step = Step.from_json(strike.step) if strike.step else None
+    return Reversal(strike, step, timeout_still_due(session, guild_id, strike.member_id))
+
+
+def timeout_still_due(session: Session, guild_id: int, member_id: int) -> timedelta | None:
+    """How much longer the member's strikes that still count keep them timed out; None: none does."""
+    now = utcnow()
     ends = [at + timedelta(minutes=step.minutes) for at, step in
-            ((at, Step.from_json(stored)) for at, stored in applied_steps(session, guild_id, strike.member_id))
+            ((at, Step.from_json(stored)) for at, stored in applied_steps(session, guild_id, member_id))
             if step.kind is StepKind.TIMEOUT]
-    due = max((end - now for end in ends if end > now), default=None)
-    return Reversal(strike, Step.from_json(strike.step) if strike.step else None, due)
+    return max((end - now for end in ends if end > now), default=None)

@@ -1,7 +1,8 @@
-"""Members' appeals: filed once per case by the member the ladder acted on, decided once by a moderator.
+"""Members' appeals: filed once per case by the member the ladder (or automod) acted on, decided once by a
+moderator.
 
 "Once" holds across processes: an appeal's unique key is its flag, and a decision locks the appeal's row
-and expects it open. A member may appeal only their own strike that still counts, and at most
+and expects it open. A member may appeal only their own case that still stands, and at most
 APPEALS_PER_DAY times a day in a guild, so appeals cannot flood the mod-log. The text is the member's
 own, cut to APPEAL_CHARS and sealed under their key, erased like their flagged texts (texts.erase_texts).
 """
@@ -15,8 +16,10 @@ from sqlalchemy.orm import Session
 
 from bot.storage.audit import audit
 from bot.storage.cases import Appeal, AppealStatus, Strike
+from bot.storage.flags import AUTOMOD, get_flag
 from bot.storage.inserts import insert_ignoring_conflicts
 from bot.storage.sealing import APPEAL_TEXT, seal
+from bot.storage.tables import Flag, FlagStatus
 from bot.storage.texts import member_key
 
 APPEAL_CHARS = 1000  # what the member may write: enough to explain, no essay for moderators to wade through
@@ -35,17 +38,21 @@ class AppealDecided(Exception):
         self.appeal = appeal
 
 
-def appealable(session: Session, guild_id: int, flag_id: int, member_id: int) -> Strike:
-    """The strike this member may appeal; raises AppealRefused otherwise. Another member's case reads
-    exactly like a case that does not exist."""
+def appealable(session: Session, guild_id: int, flag_id: int, member_id: int) -> Flag:
+    """The member's case, if they may appeal it: a flag of theirs whose strike the ladder stepped, or on
+    which automod acted; raises AppealRefused otherwise. Another member's case reads exactly like a case
+    that does not exist."""
+    flag = get_flag(session, guild_id, flag_id)
     strike = session.scalar(select(Strike).where(Strike.guild_id == guild_id, Strike.flag_id == flag_id))
-    if strike is None or strike.member_id != member_id or strike.step is None:
+    stepped = strike is not None and strike.member_id == member_id and strike.step is not None
+    automod = flag is not None and flag.author_id == member_id and AUTOMOD in (flag.action_taken or "")
+    if flag is None or not (stepped or automod):
         raise AppealRefused("There is no case of yours to appeal here.")
-    if strike.revoked_at is not None:
+    if flag.status is FlagStatus.DISMISSED:
         raise AppealRefused("This case was already withdrawn; there is nothing to appeal.")
     if session.scalar(select(Appeal.id).where(Appeal.flag_id == flag_id)) is not None:
         raise AppealRefused("You already appealed this case; each case can be appealed once.")
-    return strike
+    return flag
 
 
 def file_appeal(session: Session, guild_id: int, flag_id: int, member_id: int, text: str,

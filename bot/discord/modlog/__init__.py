@@ -19,11 +19,12 @@ from bot.discord.modlog._appeals import ITEMS as APPEAL_ITEMS
 from bot.discord.modlog._channel import post_notice
 from bot.discord.modlog._delivery import ModLogDelivery
 from bot.discord.modlog._embeds import describe_failure, flag_embed, shown_labels, spoiler_safe
+from bot.discord.modlog._ladder import notify_automod
 from bot.discord.modlog._post import ITEMS, publish_flag, refresh_flag
 from bot.discord.modlog._unsaved import publish_unsaved
 
-__all__ = ["describe_failure", "flag_embed", "load_flag", "post_notice", "publish_flag", "publish_unsaved",
-           "refresh_flag", "review", "shown_labels", "spoiler_safe"]
+__all__ = ["describe_failure", "flag_embed", "load_flag", "notify_automod", "post_notice", "publish_flag",
+           "publish_unsaved", "refresh_flag", "review", "shown_labels", "spoiler_safe"]
 
 
 async def setup(bot: ToxmodBot) -> None:

@@ -22,7 +22,7 @@ from bot.discord.errors import NotFoundError, UserInputError, acknowledge, missi
 from bot.discord.modlog._actions import review
 from bot.discord.modlog._channel import modlog_channel
 from bot.discord.modlog._embeds import describe_failure, display_text, message_url, strike_line
-from bot.discord.modlog._ladder import appeal_custom_id, tell_user
+from bot.discord.modlog._ladder import appeal_custom_id, lift_automod_timeout, tell_user
 from bot.discord.modlog._post import refresh_flag
 from bot.storage.appeals import (
     APPEAL_CHARS,
@@ -201,7 +201,7 @@ def appeal_view(appeal: Appeal) -> discord.ui.View:
 async def decide(bot: ToxmodBot, interaction: discord.Interaction, guild: discord.Guild, appeal_id: int,
                  status: AppealStatus, note: str | None = None) -> None:
     """Record the decision once; on Accept reverse the verdict; bring both posts up to date; tell the member."""
-    actor = interaction.user.id
+    actor, undone = interaction.user.id, None
     try:
         appeal = await bot.db.write(lambda s: decide_appeal(s, guild.id, appeal_id, status, actor, utcnow(), note))
         if appeal is None:
@@ -209,6 +209,7 @@ async def decide(bot: ToxmodBot, interaction: discord.Interaction, guild: discor
         if status is AppealStatus.ACCEPTED:
             flag = await review(bot, guild.id, appeal.flag_id, FlagStatus.DISMISSED, actor,
                                 f"appeal #{appeal.id} accepted")
+            undone = await lift_automod_timeout(bot, guild, flag)
             await refresh_flag(bot, guild, flag)
     except AppealDecided as exc:
         await send_ephemeral(interaction, f"Appeal #{appeal_id} was already {exc.appeal.status.value} by another "
@@ -220,7 +221,8 @@ async def decide(bot: ToxmodBot, interaction: discord.Interaction, guild: discor
     dm = await tell_user(bot, appeal.member_id, decision_embed(guild, appeal))
     appeal = await bot.db.write(lambda s: note_appeal_dm(s, guild.id, appeal_id, dm)) or appeal
     await refresh_appeal(bot, guild, appeal)
-    await send_ephemeral(interaction, f"Appeal #{appeal.id} {status.value}.")
+    await send_ephemeral(interaction, f"Appeal #{appeal.id} {status.value}." + (f" {undone.capitalize()}." if undone
+                                                                                  else ""))
 
 
 def decision_embed(guild: discord.Guild, appeal: Appeal) -> discord.Embed:

@@ -19,7 +19,9 @@ import discord
 from bot.discord.app import ToxmodBot
 from bot.discord.modlog._embeds import describe_failure, display_text
 from bot.moderation.escalation import StepKind, span
-from bot.moderation.strikes import Reversal, StrikePlan, reverse_strike, strike_flag
+from bot.moderation.strikes import Reversal, StrikePlan, reverse_strike, strike_flag, timeout_still_due
+from bot.storage.audit import audit
+from bot.storage.flags import AUTOMOD
 from bot.storage.strikes import record_step, record_undo
 from bot.storage.tables import Flag, FlagStatus
 
@@ -91,18 +93,55 @@ async def undo_step(guild: discord.Guild, reversal: Reversal) -> str:
     strike, step = reversal.strike, reversal.step
     if step is None or step.kind is not StepKind.TIMEOUT or not strike.applied:
         return "strike withdrawn"
-    member = await _member(guild, strike.member_id)
+    reason = f"toxmod: verdict on flag #{strike.flag_id} reversed"
+    return f"strike withdrawn; {await _release(guild, strike.member_id, reversal.timeout_still_due, reason)}"
+
+
+async def notify_automod(bot: ToxmodBot, guild: discord.Guild, flag: Flag, actions: list[str]) -> None:
+    """Tell the member what automod did to them, with Appeal, where the server has a ladder (off by
+    default: without one members are told nothing, as before); whether the DM arrived is audited."""
+    config = await bot.moderation.guild_config(guild.id)
+    member = await _member(guild, flag.author_id) if flag.author_id else None
+    if not actions or not config.escalation.enabled or member is None:
+        return
+    embed = discord.Embed(title=f"toxmod's automatic moderation in {guild.name} acted on your message",
+                          colour=discord.Colour.orange(), description="; ".join(actions).capitalize() + ".")
+    quoted = flag.text
+    embed.add_field(name="What was flagged", inline=False,
+                    value=display_text(quoted, QUOTE_LIMIT, 1000) if quoted else "*(the text is no longer stored)*")
+    embed.add_field(name="Appeal", inline=False,
+                    value="If you think this is a mistake, press Appeal (once for this case).")
+    embed.set_footer(text=f"{guild.name} · case {flag.id}")
+    dm = await tell(member, embed, appeal_view(guild.id, flag.id))
+    await bot.db.write(lambda s: audit(s, guild.id, None, "automod_dm", flag.id, member_id=member.id, dm=dm))
+
+
+async def lift_automod_timeout(bot: ToxmodBot, guild: discord.Guild, flag: Flag) -> str | None:
+    """After an accepted appeal: a timeout automod applied for the flag is lifted, or cut to what the
+    member's strikes that still count call for (audited); what was done, or None if automod timed no one out."""
+    if flag.author_id is None or f"min {AUTOMOD}" not in (flag.action_taken or ""):
+        return None
+    member_id = flag.author_id
+    due = await bot.db.read(lambda s: timeout_still_due(s, guild.id, member_id))
+    line = "automod's " + await _release(guild, member_id, due, f"toxmod: appeal of flag #{flag.id} accepted")
+    await bot.db.write(lambda s: audit(s, guild.id, None, "automod_timeout_undone", flag.id, member_id=member_id,
+                                       result=line))
+    return line
+
+
+async def _release(guild: discord.Guild, member_id: int, due: timedelta | None, reason: str) -> str:
+    """End the member's timeout, or cut it to `due` from now (what strikes still counting call for)."""
+    member = await _member(guild, member_id)
     if member is None:
-        return "strike withdrawn; the member is no longer in the server"
+        return "timeout: the member is no longer in the server"
     if member.timed_out_until is None or member.timed_out_until <= discord.utils.utcnow():
-        return "strike withdrawn; the timeout had ended"
-    due, reason = reversal.timeout_still_due, f"toxmod: verdict on flag #{strike.flag_id} reversed"
+        return "timeout had ended"
     until = None if due is None else discord.utils.utcnow() + due
     if until is not None and until >= member.timed_out_until:
-        return "strike withdrawn; the timeout stays, as another strike calls for it"
+        return "timeout stays, as another strike calls for it"
     failure = await _timeout(guild, member, until, reason)
     done = "timeout lifted" if until is None else f"timeout cut to end {discord.utils.format_dt(until, 'R')}"
-    return f"strike withdrawn; {failure or done}"
+    return failure or done
 
 
 def timeout_refusal(guild: discord.Guild, member: discord.Member) -> str | None:

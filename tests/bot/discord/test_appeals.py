@@ -11,7 +11,7 @@ from bot.discord.modlog._ladder import appeal_view
 from bot.storage.cases import Appeal, AppealStatus, Strike
 from bot.storage.tables import AuditEntry, Flag, FlagStatus
 from tests.bot.discord.test_embeds_and_failures import private_answer
-from tests.bot.discord.test_escalation import dms, fields, flag_and_confirm, set_ladder
+from tests.bot.discord.test_escalation import TOXIC, dms, fields, flag_and_confirm, set_ladder
 from tests.support.world import World
 
 WHY = "I was quoting the rules back at him, **not** insulting anyone"
@@ -106,3 +106,27 @@ async def test_deciding_an_appeal_needs_manage_messages(world: World) -> None:
     assert private_answer(res).content == "You need the Manage Messages permission to do that."
     [filed] = appeals(world)
     assert filed.status is AppealStatus.OPEN and world.alice.member.timed_out_until is not None
+
+
+async def test_automods_actions_are_told_and_appealable_only_where_a_ladder_is_set(world: World) -> None:
+    await world.admin.slash(world.general, "automod set", label="toxic", threshold=0.6, delete=True,
+                            timeout_minutes=10)
+    await world.bob.send(world.general, TOXIC)
+    assert world.bob.member.timed_out_until is not None and dms(world, world.bob) == []  # off by default
+    await set_ladder(world, "warn")
+    sent = await world.alice.send(world.general, TOXIC)
+    assert sent.id not in [m.id for m in world.general.history()]
+    flag = world.flags()[-1]
+    assert flag.action_taken == "deleted by automod, timed out 10 min by automod"
+    [told] = dms(world, world.alice)
+    assert told.embeds[0].description == "Deleted by automod; timed out 10 min by automod."
+    await appeal(world, world.alice)
+    res = await world.mod.click(world.modlog.last_message, label="Accept")
+    assert private_answer(res).content == "Appeal #1 accepted. Automod's timeout lifted."
+    [flag] = [f for f in world.flags() if f.id == flag.id]
+    assert flag.status is FlagStatus.DISMISSED and world.alice.member.timed_out_until is None
+    with world.env.bot.db.sessions() as s:
+        actions = [a.action for a in s.scalars(select(AuditEntry).where(AuditEntry.flag_id == flag.id))]
+    assert actions[2:] == ["automod_dm", "appeal_filed", "appeal_accepted", "dismissed", "automod_timeout_undone",
+                           "appeal_dm"]
+    assert world.bob.member.timed_out_until is not None  # bob never appealed
