@@ -69,6 +69,8 @@ async def test_an_accepted_appeal_lifts_the_timeout_and_dismisses_the_verdict(wo
     assert f"Accepted by <@{world.mod.id}>" in fields(post)["Status"]
     listed = await world.mod.slash(world.general, "appeals list")
     assert listed.response.embeds[0].description == "No open appeals."
+    stats = fields((await world.mod.slash(world.general, "stats")).response)
+    assert stats["Strikes"] == "1 (1 withdrawn)" and stats["Appeals"] == "0 open, 1 accepted, 0 rejected"
 
 
 async def test_a_rejected_appeal_keeps_the_verdict_and_sends_the_note(world: World) -> None:
