@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from bot.moderation.escalation import Ladder
 from bot.moderation.floods import FloodSettings
 from bot.storage.guilds import exemptions, guild_settings
 
@@ -30,7 +31,7 @@ class AutomodRule:
 @dataclass(frozen=True)
 class GuildConfig:
     """One server's moderation settings, read once and cached by the pipeline: mod-log channel, threshold overrides,
-    automod rules, exemptions, languages, and floods and raids."""
+    automod rules, exemptions, languages, floods and raids, and the escalation ladder."""
 
     guild_id: int
     modlog_channel_id: int | None = None
@@ -41,6 +42,7 @@ class GuildConfig:
     languages: tuple[str, ...] = ()  # empty: every language the model reads
     unsupported_language: str = "ignore"
     floods: FloodSettings = field(default_factory=FloodSettings)
+    escalation: Ladder = field(default_factory=Ladder)
 
     def is_exempt(self, channel_ids: set[int], role_ids: set[int]) -> bool:
         """Exempt when the channel (or its parent, for threads) or any of the author's roles is exempt."""
@@ -61,4 +63,5 @@ def load_guild_config(session: Session, guild_id: int) -> GuildConfig:
         languages=tuple(settings.languages or ()),
         unsupported_language=settings.unsupported_language or "ignore",
         floods=FloodSettings.from_json(settings.floods),
+        escalation=Ladder.from_json(settings.escalation),
     )

@@ -15,6 +15,8 @@ from bot.storage.audit import audit
 from bot.storage.inserts import insert_ignoring_conflicts
 from bot.storage.tables import Flag, FlagStatus, Report, utcnow
 
+AUTOMOD = "by automod"  # how automod's actions read in `action_taken`: what makes them appealable
+
 
 class AlreadyReviewed(Exception):
     """A verdict that expected a pending flag found it already reviewed (by someone else, meanwhile)."""

@@ -28,6 +28,7 @@ FORMAT = b"\x01"  # first byte of every sealed value: the layout below, should i
 # authenticated with every flag text: a sealed value made for something else does not open as one
 FLAG_TEXT = b"toxmod:flags.text"
 CONTEXT_TEXT = b"toxmod:flag_context.text"  # and with every line of a flag's context
+APPEAL_TEXT = b"toxmod:appeals.text"  # and with every member's appeal
 DIGEST_SECRET = "content_digest"  # noqa: S105 - not a secret: the InstallSecret.name of the key of `digest`
 
 

@@ -1,4 +1,5 @@
-"""Figures over a guild's flags: `/stats` for a period (and its chart, per day), `/flags member` for one member."""
+"""Figures over a guild's flags: `/stats` for a period (and its chart, per day, and what the escalation ladder
+did), `/flags member` for one member."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.labels import LABELS
+from bot.storage.cases import Appeal, AppealStatus, Strike
 from bot.storage.flags import flags_query
 from bot.storage.tables import Flag, FlagKind, FlagStatus, ScoredMessage
 
@@ -23,6 +25,15 @@ class FlagCounts(TypedDict):
     reviewed: int
     confirm_rate: float | None  # None: nothing reviewed yet
     dismiss_rate: float | None
+
+
+class CaseCounts(TypedDict):
+    """What the escalation ladder did in a guild over a period, for `/stats`: the strikes made (and how many
+    of them were withdrawn since) and the appeals filed, by state."""
+
+    strikes: int
+    withdrawn: int
+    appeals: dict[str, int]
 
 
 class MemberHistory(TypedDict):
@@ -122,3 +133,13 @@ def daily_flags(session: Session, guild_id: int, days: int, today: date) -> Dail
         per_kind[FlagKind(kind).value][i] += 1
         per_status[FlagStatus(status).value][i] += 1
     return DailyFlags(span, per_label, per_kind, per_status)
+
+
+def case_counts_since(session: Session, guild_id: int, since: datetime) -> CaseCounts:
+    """The guild's strikes and appeals made since a time."""
+    strikes, withdrawn = session.execute(select(func.count(), func.count(Strike.revoked_at)).where(
+        Strike.guild_id == guild_id, Strike.created_at >= since)).one()
+    filed = {status: n for status, n in session.execute(select(Appeal.status, func.count()).where(
+        Appeal.guild_id == guild_id, Appeal.created_at >= since).group_by(Appeal.status))}
+    return {"strikes": strikes, "withdrawn": withdrawn,
+            "appeals": {status.value: filed.get(status, 0) for status in AppealStatus}}

@@ -1,23 +1,23 @@
 """The database schema (SQLAlchemy 2.0 typed ORM). Alembic migrations in `migrations/` mirror it.
 
+The declarative base is in base.py and the member keys in member_keys.py; what follows a verdict (strikes,
+appeals) is in cases.py. Importing this module maps them all.
+
 Privacy rule: a scored message row never holds text, only a keyed digest of it (`content_hash`); only a
 flag keeps a snapshot of the text, because a moderator has to read it (with the few messages around it,
-`FlagContext`, cut short), and each snapshot is stored encrypted under its author's key (`MemberKey`,
-bot/storage/sealing.py). Retention and `/privacy forget` erase it later (`text_erased_at`) and destroy the
-key, so no copy the database keeps elsewhere can be read.
+`FlagContext`, cut short; and a member's appeal keeps what they wrote), and each snapshot is stored
+encrypted under its author's key (`MemberKey`, bot/storage/sealing.py). Retention and `/privacy forget`
+erase it later (`text_erased_at`) and destroy the key, so no copy the database keeps elsewhere can be read.
 """
 
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
-from typing import ClassVar
+from datetime import datetime
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
-    DateTime,
     Enum,
     Float,
     ForeignKey,
@@ -29,23 +29,12 @@ from sqlalchemy import (
     false,
     inspect,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from bot.storage.base import Base, enum_values, utcnow
+from bot.storage.cases import Strike
+from bot.storage.member_keys import MemberKey
 from bot.storage.sealing import CONTEXT_TEXT, unseal
-
-# Discord snowflakes exceed 32 bits; SQLite needs INTEGER for autoincrement primary keys.
-Snowflake = BigInteger().with_variant(Integer(), "sqlite")
-
-
-def utcnow() -> datetime:
-    """Now, in UTC, timezone-aware: every stored time is."""
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    """The declarative base: datetimes stored with their zone, ints as 64-bit snowflakes."""
-
-    type_annotation_map: ClassVar[dict] = {datetime: DateTime(timezone=True), int: Snowflake}
 
 
 class FlagStatus(enum.StrEnum):
@@ -74,10 +63,6 @@ class FlagKind(enum.StrEnum):
 EPISODE_KINDS = frozenset({FlagKind.FLOOD, FlagKind.RAID})
 
 
-def _values(enum_cls: type[enum.Enum]) -> list[str]:
-    return [member.value for member in enum_cls]
-
-
 class GuildSettings(Base):
     """One guild's settings: mod-log channel, threshold overrides, automod rules, languages."""
 
@@ -93,6 +78,8 @@ class GuildSettings(Base):
     unsupported_language: Mapped[str | None] = mapped_column(String(16))
     # flood and raid detection (bot/moderation/floods.py FloodSettings, by field); None: the defaults (off)
     floods: Mapped[dict | None] = mapped_column(JSON)
+    # the escalation ladder (bot/moderation/escalation.py Ladder.to_json); None: off
+    escalation: Mapped[dict | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -153,7 +140,7 @@ class Flag(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[FlagKind] = mapped_column(
-        Enum(FlagKind, native_enum=False, length=16, values_callable=_values), default=FlagKind.MESSAGE,
+        Enum(FlagKind, native_enum=False, length=16, values_callable=enum_values), default=FlagKind.MESSAGE,
         server_default=FlagKind.MESSAGE.value,
     )
     guild_id: Mapped[int | None] = mapped_column(index=True)
@@ -162,7 +149,7 @@ class Flag(Base):
     author_id: Mapped[int | None] = mapped_column(index=True)
     scored_message_id: Mapped[int | None] = mapped_column(ForeignKey("scored_messages.id"))
     origin: Mapped[FlagOrigin] = mapped_column(
-        Enum(FlagOrigin, native_enum=False, length=16, values_callable=_values), default=FlagOrigin.MODEL
+        Enum(FlagOrigin, native_enum=False, length=16, values_callable=enum_values), default=FlagOrigin.MODEL
     )
     reporter_id: Mapped[int | None]
     # the text, encrypted under `text_key` (its author's key in this guild); None once erased. Read `text`.
@@ -177,7 +164,8 @@ class Flag(Base):
     model_version: Mapped[str] = mapped_column(String(128))
     language: Mapped[str | None] = mapped_column(String(16))  # as detected; None on flags before it was
     status: Mapped[FlagStatus] = mapped_column(
-        Enum(FlagStatus, native_enum=False, length=16, values_callable=_values), default=FlagStatus.PENDING, index=True
+        Enum(FlagStatus, native_enum=False, length=16, values_callable=enum_values), default=FlagStatus.PENDING,
+        index=True,
     )
     reviewer_id: Mapped[int | None]
     reviewed_at: Mapped[datetime | None]
@@ -206,6 +194,8 @@ class Flag(Base):
     listed: Mapped[list[FlagMessage]] = relationship(lazy="selectin", order_by="FlagMessage.id")
     # the messages before it in its channel and the one it replies to, oldest first (bot/storage/context.py)
     context: Mapped[list[FlagContext]] = relationship(lazy="selectin", order_by="FlagContext.message_id")
+    # the strike a confirmed verdict put on its author, and what the ladder did (bot/storage/strikes.py)
+    strike: Mapped[Strike | None] = relationship(lazy="selectin", viewonly=True)
     # loaded with the flag, so `text` reads outside the session too; None once the key is destroyed
     text_key: Mapped[MemberKey | None] = relationship(primaryjoin="foreign(Flag.text_key_id) == MemberKey.id",
                                                       lazy="selectin")
@@ -335,25 +325,6 @@ class AuditEntry(Base):
     flag_id: Mapped[int | None] = mapped_column(ForeignKey("flags.id"))
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class MemberKey(Base):
-    """The key one member's stored texts in one guild are encrypted with (sealing.py).
-
-    Erasing a member's texts deletes the key; erasing some of them (retention) replaces it, the texts
-    kept re-encrypted under the new one. Either way every copy of an erased text the database may still
-    keep (free pages, dead rows, WAL, backups) is ciphertext under a key that no longer exists.
-    """
-
-    __tablename__ = "member_keys"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    guild_id: Mapped[int]  # 0: none known (an offline replay)
-    member_id: Mapped[int]  # 0: none known
-    key: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    __table_args__ = (Index("uq_member_key", "guild_id", "member_id", unique=True),)
 
 
 class InstallSecret(Base):

@@ -15,8 +15,9 @@ from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from bot.storage.cases import Appeal
 from bot.storage.inserts import insert_ignoring_conflicts
-from bot.storage.sealing import CONTEXT_TEXT, DIGEST_SECRET, FLAG_TEXT, digest, new_key, seal, unseal
+from bot.storage.sealing import APPEAL_TEXT, CONTEXT_TEXT, DIGEST_SECRET, FLAG_TEXT, digest, new_key, seal, unseal
 from bot.storage.tables import Flag, FlagContext, FlagMessage, InstallSecret, MemberKey, ScoredMessage, utcnow
 
 
@@ -86,8 +87,9 @@ def _install_secret(session: Session, *, create: bool) -> bytes | None:
 
 def erase_texts(session: Session, *, before: datetime | None = None, guild_id: int | None = None,
                 author_id: int | None = None) -> int:
-    """Erase flag texts (retention, or a member's request), the lines of flags' context in the same scope,
-    and the digests of scored texts; verdicts, labels and scores stay. Returns how many flag texts were erased.
+    """Erase flag texts (retention, or a member's request), the lines of flags' context and members' appeals
+    in the same scope, and the digests of scored texts; verdicts, labels and scores stay. Returns how many
+    flag texts were erased.
 
     An erased text is unreadable everywhere, not only in its row, because its key goes too: the key of a
     member left with no text in the guild is deleted, and a member who still has texts (retention took
@@ -96,14 +98,17 @@ def erase_texts(session: Session, *, before: datetime | None = None, guild_id: i
     forget (guild and member given) deletes their key even when no text of theirs is left.
 
     A context line is its own author's text: a member's forget erases the lines they wrote, around
-    whoever's flag; retention erases the context of the flags it reaches.
+    whoever's flag; retention erases the context of the flags it reaches. An appeal is its author's text
+    too, erased by their forget, and by retention once it is older than the cutoff.
 
     Digests go with the texts: an edit of such a message is scored again, the only cost. Run it with
     `Database.erase`, which then clears what the database still keeps of the destroyed keys.
     """
     flags_in_scope, context_in_scope, scored_in_scope = _scopes(before, guild_id, author_id)
+    appeals_in_scope = _appeal_scope(before, guild_id, author_id)
     owned: ColumnElement[bool] = (MemberKey.id.in_(select(Flag.text_key_id).where(*flags_in_scope))
-                                  | MemberKey.id.in_(select(FlagContext.text_key_id).where(*context_in_scope)))
+                                  | MemberKey.id.in_(select(FlagContext.text_key_id).where(*context_in_scope))
+                                  | MemberKey.id.in_(select(Appeal.text_key_id).where(*appeals_in_scope)))
     if guild_id is not None and author_id is not None:
         owned |= (MemberKey.guild_id == guild_id) & (MemberKey.member_id == author_id)
     keys = list(session.scalars(select(MemberKey).where(owned).order_by(MemberKey.id).with_for_update()
@@ -111,8 +116,9 @@ def erase_texts(session: Session, *, before: datetime | None = None, guild_id: i
     erased = cast(CursorResult[Any], session.execute(
         update(Flag).where(*flags_in_scope).values(sealed_text=None, text_key_id=None, text_erased_at=utcnow())
         .execution_options(synchronize_session="fetch"))).rowcount
-    session.execute(update(FlagContext).where(*context_in_scope).values(sealed_text=None, text_key_id=None)
-                    .execution_options(synchronize_session="fetch"))
+    for table, scope in ((FlagContext, context_in_scope), (Appeal, appeals_in_scope)):
+        session.execute(update(table).where(*scope).values(sealed_text=None, text_key_id=None)
+                        .execution_options(synchronize_session="fetch"))
     if keys:
         _drop_or_replace_keys(session, keys)
     session.execute(update(ScoredMessage).where(*scored_in_scope).values(content_hash=None)
@@ -146,13 +152,32 @@ def _scopes(before: datetime | None, guild_id: int | None, author_id: int | None
     return flags, context, scored
 
 
+def _appeal_scope(before: datetime | None, guild_id: int | None, author_id: int | None) -> Scope:
+    """The appeals `erase_texts` erases: written before the cutoff, in the guild, by the member."""
+    scope: Scope = [Appeal.sealed_text.isnot(None)]
+    if before is not None:
+        scope.append(Appeal.created_at < before)
+    if guild_id is not None:
+        scope.append(Appeal.guild_id == guild_id)
+    if author_id is not None:
+        scope.append(Appeal.member_id == author_id)
+    return scope
+
+
+Sealed = Flag | FlagContext | Appeal
+PURPOSES: dict[type, bytes] = {Flag: FLAG_TEXT, FlagContext: CONTEXT_TEXT, Appeal: APPEAL_TEXT}
+
+
 def _drop_or_replace_keys(session: Session, keys: list[MemberKey]) -> None:
     """Delete the keys that seal no text any more; give the others a new key, their texts re-sealed."""
     ids = [key.id for key in keys]
-    kept: defaultdict[int, list[Flag | FlagContext]] = defaultdict(list)
-    for row in [*session.scalars(select(Flag).where(Flag.text_key_id.in_(ids), Flag.sealed_text.isnot(None))),
-                *session.scalars(select(FlagContext).where(FlagContext.text_key_id.in_(ids),
-                                                           FlagContext.sealed_text.isnot(None)))]:
+    kept: defaultdict[int, list[Sealed]] = defaultdict(list)
+    rows: list[Sealed] = [
+        *session.scalars(select(Flag).where(Flag.text_key_id.in_(ids), Flag.sealed_text.isnot(None))),
+        *session.scalars(select(FlagContext).where(FlagContext.text_key_id.in_(ids),
+                                                   FlagContext.sealed_text.isnot(None))),
+        *session.scalars(select(Appeal).where(Appeal.text_key_id.in_(ids), Appeal.sealed_text.isnot(None)))]
+    for row in rows:
         kept[row.text_key_id or 0].append(row)
     if gone := [key.id for key in keys if key.id not in kept]:
         session.execute(delete(MemberKey).where(MemberKey.id.in_(gone)))
@@ -161,13 +186,13 @@ def _drop_or_replace_keys(session: Session, keys: list[MemberKey]) -> None:
             _replace_key(key, kept[key.id])
 
 
-def _replace_key(key: MemberKey, rows: list[Flag | FlagContext]) -> None:
-    """A new key for a member some of whose texts were erased: the texts kept (flags' and context lines')
-    are re-encrypted under it, and the old key, which could open the erased ones, is gone."""
+def _replace_key(key: MemberKey, rows: list[Sealed]) -> None:
+    """A new key for a member some of whose texts were erased: the texts kept (flags', context lines' and
+    appeals') are re-encrypted under it, and the old key, which could open the erased ones, is gone."""
     fresh = new_key()
     for row in rows:
         assert row.sealed_text is not None  # noqa: S101 - narrows for mypy: the caller selects rows with a sealed text
-        purpose = CONTEXT_TEXT if isinstance(row, FlagContext) else FLAG_TEXT
+        purpose = PURPOSES[type(row)]
         text = unseal(key.key, row.sealed_text, purpose)
         if text is None:  # unreadable already (altered): nothing to keep
             row.sealed_text, row.text_key = None, None

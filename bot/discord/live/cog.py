@@ -22,13 +22,13 @@ from bot.discord.errors import UserInputError
 from bot.discord.live._catchup import CatchUp
 from bot.discord.live._context import with_context
 from bot.discord.live._floods import FloodWatch
-from bot.discord.modlog import describe_failure, publish_flag, publish_unsaved, refresh_flag
+from bot.discord.modlog import describe_failure, notify_automod, publish_flag, publish_unsaved, refresh_flag
 from bot.labels import LABELS
 from bot.moderation.guild_config import GuildConfig
 from bot.moderation.pipeline import Incoming, Unsaved
 from bot.moderation.worker import WorkerStopped
 from bot.storage.errors import DatabaseError
-from bot.storage.flags import record_action, reports_since
+from bot.storage.flags import AUTOMOD, record_action, reports_since
 from bot.storage.messages import MessageRef, latest_flag_for_message
 from bot.storage.tables import Flag, FlagStatus, utcnow
 from bot.storage.texts import same_text_scored
@@ -144,7 +144,7 @@ class LiveScoring(commands.Cog):
         if any(rule.delete for rule in rules):
             try:
                 await message.delete()
-                actions.append("deleted by automod")
+                actions.append(f"deleted {AUTOMOD}")
             except discord.HTTPException as exc:
                 log.warning("automod could not delete message %d: %s", message.id,
                             describe_failure(exc, "delete the message"))
@@ -152,7 +152,7 @@ class LiveScoring(commands.Cog):
         if minutes and isinstance(message.author, discord.Member):
             try:
                 await message.author.timeout(timedelta(minutes=minutes), reason=f"toxmod automod, flag #{flag.id}")
-                actions.append(f"timed out {minutes} min by automod")
+                actions.append(f"timed out {minutes} min {AUTOMOD}")
             except discord.HTTPException as exc:
                 log.warning("automod could not time out %s: %s", message.author.id,
                             describe_failure(exc, "time out the author"))
@@ -160,6 +160,8 @@ class LiveScoring(commands.Cog):
             updated = await self.bot.db.write(functools.partial(
                 record_action, guild_id=flag.guild_id, flag_id=flag.id, actor_id=None, action=action, automod=True))
             flag.action_taken = updated.action_taken if updated else flag.action_taken
+        if message.guild is not None:  # where a ladder is set, the member is told, and may appeal
+            await notify_automod(self.bot, message.guild, flag, actions)
 
     async def report(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """Any member: a message gets one open flag, which every further report joins; a member may file

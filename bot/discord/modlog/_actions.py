@@ -11,6 +11,7 @@ import discord
 from bot.discord.app import ToxmodBot
 from bot.discord.errors import NotFoundError, UserInputError
 from bot.discord.modlog._embeds import describe_failure
+from bot.discord.modlog._ladder import follow_verdict
 from bot.storage.flags import AlreadyReviewed, get_flag, record_action, review_flag
 from bot.storage.tables import Flag, FlagStatus
 
@@ -21,11 +22,14 @@ async def load_flag(bot: ToxmodBot, guild_id: int, flag_id: int) -> Flag:
 
 async def review(bot: ToxmodBot, guild_id: int, flag_id: int, status: FlagStatus, actor_id: int,
                  note: str | None = None, *, only_pending: bool = False) -> Flag:
+    """Record a verdict, then what it does on the escalation ladder (a strike and its step, or a reversed
+    one undone), and return the flag as it then reads."""
     try:
-        return _found(await bot.db.write(lambda s: review_flag(s, guild_id, flag_id, status, actor_id, note=note,
+        flag = _found(await bot.db.write(lambda s: review_flag(s, guild_id, flag_id, status, actor_id, note=note,
                                                                only_pending=only_pending)), flag_id)
     except AlreadyReviewed as exc:
         raise UserInputError(f"Flag #{flag_id} was already {exc.flag.status.value} by another moderator.") from exc
+    return await follow_verdict(bot, guild_id, flag, actor_id)
 
 
 async def delete_flagged_message(bot: ToxmodBot, guild: discord.Guild, flag: Flag, actor_id: int) -> Flag:

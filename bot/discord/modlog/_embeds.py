@@ -138,8 +138,29 @@ def flag_embed(flag: Flag) -> discord.Embed:
                         inline=False)
     embed.add_field(name="Status", value=status_line(flag), inline=False)
     embed.set_footer(text=f"flag {flag.id} · model {flag.model_version}")
+    _add_strike(embed, flag)
     _add_context(embed, flag)
     return embed
+
+
+def strike_line(flag: Flag) -> str | None:
+    """What the escalation ladder made of the flag: the member's strikes in its window and what its step
+    did, whether the member was told, and once the verdict was reversed, what undoing it did. None when
+    the flag has no strike (no ladder here, not confirmed) or it was not loaded with the flag."""
+    strike = None if "strike" in inspect(flag).unloaded else flag.strike
+    if strike is None:
+        return None
+    if strike.revoked_at is not None:
+        return f"~~{strike.result or 'strike'}~~\n{strike.undo or 'strike withdrawn'}"
+    line = strike.result or f"strike {strike.counted} in {strike.decay_days} days: applying the ladder's step"
+    if strike.dm:
+        line += "\nmember told by DM" if strike.dm == "sent" else f"\nDM {strike.dm}"
+    return line
+
+
+def _add_strike(embed: discord.Embed, flag: Flag) -> None:
+    if (line := strike_line(flag)) is not None:
+        embed.insert_field_at(len(embed.fields) - 1, name="Ladder", value=line[:NOTE_ROOM], inline=False)
 
 
 def context_of(flag: Flag) -> list[FlagContext]:
@@ -208,6 +229,7 @@ def episode_embed(flag: Flag) -> discord.Embed:
         embed.add_field(name="Slow mode", value=_some(slowmode, SLOWMODE_SHOWN, sep="\n"), inline=False)
     embed.add_field(name="Status", value=status_line(flag), inline=False)
     embed.set_footer(text=f"flag {flag.id} · {flag.kind.value} · repeats are not scored")
+    _add_strike(embed, flag)
     return embed
 
 

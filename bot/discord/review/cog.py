@@ -19,7 +19,7 @@ from bot.labels import LABELS, nearest_line
 from bot.moderation.charts import figures_lines, render_png
 from bot.moderation.pipeline import Incoming
 from bot.storage.messages import MessageRef
-from bot.storage.stats import daily_flags, flag_counts_since, member_history, window_start
+from bot.storage.stats import case_counts_since, daily_flags, flag_counts_since, member_history, window_start
 from bot.storage.tables import FlagStatus, utcnow
 
 CHART_FILE = "stats.png"
@@ -111,14 +111,16 @@ class Review(commands.Cog):
                                                     "dismiss rates")
     @guarded(**MODERATOR)
     async def stats(self, interaction: discord.Interaction, days: app_commands.Range[int, 1, 365] = 7) -> None:
-        """/stats: messages scored, flags per label, confirm and dismiss rates, and a chart of the flags per day
+        """/stats: messages scored, flags per label, confirm and dismiss rates, strikes and appeals where the
+        escalation ladder was used, and a chart of the flags per day
         with the same figures in words (the embed's text and the image's alt text) for screen readers. The
         period is whole UTC days, today included, so the text and the chart's bars count the same flags."""
         guild = guild_of(interaction)
         today = utcnow().date()
         since = window_start(days, today)
-        figures, daily = await self.bot.db.read(
-            lambda s: (flag_counts_since(s, guild.id, since), daily_flags(s, guild.id, days, today)))
+        figures, daily, cases = await self.bot.db.read(lambda s: (
+            flag_counts_since(s, guild.id, since), daily_flags(s, guild.id, days, today),
+            case_counts_since(s, guild.id, since)))
         embed = discord.Embed(title=f"Last {days} days", colour=discord.Colour.blurple())
         embed.add_field(name="Messages scored", value=str(figures["scored"]))
         embed.add_field(name="Flags", value=str(figures["flags"]))
@@ -129,6 +131,9 @@ class Review(commands.Cog):
         embed.add_field(name="Dismissed", value="n/a" if rate is None else f"{100 * rate:.0f}%")
         embed.add_field(name="Flags per label", inline=False,
                         value="\n".join(f"{label}: {n}" for label, n in figures["per_label"].items()))
+        if cases["strikes"] or any(cases["appeals"].values()):  # only where the escalation ladder was used
+            embed.add_field(name="Strikes", value=f"{cases['strikes']} ({cases['withdrawn']} withdrawn)")
+            embed.add_field(name="Appeals", value=", ".join(f"{n} {state}" for state, n in cases["appeals"].items()))
         if not daily.flags:
             embed.description = f"No flags in the last {days} days, so no chart."
             await send_ephemeral(interaction, embed=embed)

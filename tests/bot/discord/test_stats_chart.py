@@ -40,6 +40,7 @@ async def test_stats_attaches_a_png_chart_and_says_its_figures_in_words(world: W
     assert embed.image.url == "attachment://stats.png"
     fields = {f.name: f.value for f in embed.fields}
     assert fields["Flags"] == "3" and fields["Reviewed"] == "1"
+    assert "Strikes" not in fields and "Appeals" not in fields  # no ladder here: nothing of it to count
     # the chart's figures in words, for a screen reader: in the embed and as the image's alt text
     assert "3 flags from" in embed.description and "toxic 3" in embed.description
     assert "1 confirmed, 0 dismissed, 2 pending" in embed.description
