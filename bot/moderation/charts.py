@@ -24,6 +24,7 @@ WIDTH, HEIGHT, DPI = 1000, 640, 100
 LABEL_COLOURS = ("#D55E00", "#CC79A7", "#E69F00", "#0072B2", "#009E73", "#56B4E9")
 KIND_COLOURS = {"flood": "#999999", "raid": "#000000"}
 STATUS_COLOURS = {"confirmed": "#D55E00", "dismissed": "#009E73", "pending": "#BBBBBB"}
+CASE_COLOURS = {"strikes": "#0072B2", "appeals": "#E69F00"}
 # what the chart's first panel stacks: each label, then the flags about an episode rather than a message
 EPISODES = ("flood", "raid")
 
@@ -35,18 +36,22 @@ def what_series(daily: DailyFlags) -> dict[str, list[int]]:
 
 def render_png(daily: DailyFlags, title: str) -> bytes:
     """The chart as PNG bytes, WIDTH x HEIGHT pixels: flags per day stacked by label (and flood and raid), over
-    the verdicts on them per day stacked by state. Written without a timestamp or version in its metadata,
-    so the same figures draw the same bytes on one installation."""
+    the verdicts on them per day stacked by state, over the strikes and appeals per day where the escalation
+    ladder made any. Written without a timestamp or version in its metadata, so the same figures draw the
+    same bytes on one installation."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
-    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+    cases = any(any(counts) for counts in daily.per_case.values())
+    panels = figure.subplots(3 if cases else 2, 1, sharex=True, height_ratios=(3, 2, 2) if cases else (3, 2))
     figure.suptitle(title, parse_math=False)  # a guild's name may hold `$`, which is not maths here
     colours = dict(zip(LABELS, LABEL_COLOURS, strict=True)) | KIND_COLOURS
-    _stack(top, daily, what_series(daily), colours, "Flags per day, by label (a flag may carry several)")
-    _stack(bottom, daily, daily.per_status, STATUS_COLOURS, "Flags per day, by verdict")
+    _stack(panels[0], daily, what_series(daily), colours, "Flags per day, by label (a flag may carry several)")
+    _stack(panels[1], daily, daily.per_status, STATUS_COLOURS, "Flags per day, by verdict")
+    if cases:
+        _stack(panels[2], daily, daily.per_case, CASE_COLOURS, "Strikes and appeals per day (escalation ladder)")
     figure.autofmt_xdate()
     out = io.BytesIO()
     figure.savefig(out, format="png", metadata={"Software": None})
@@ -80,7 +85,10 @@ def figures_lines(daily: DailyFlags) -> list[str]:
     verdicts = ", ".join(f"{n} {state}" for state, n in daily.totals(daily.per_status).items())
     per_day = [sum(day) for day in zip(*daily.per_status.values(), strict=True)]
     busiest = max(range(len(per_day)), key=per_day.__getitem__)
+    cases = daily.totals(daily.per_case)
+    ladder = [f"Escalation ladder: {cases['strikes']} strikes, {cases['appeals']} appeals."] if any(cases.values()) \
+        else []
     return [f"{daily.flags} flags from {daily.days[0]} to {daily.days[-1]}.",
             f"By label: {what or 'none'}.",
             f"Verdicts: {verdicts}.",
-            f"Busiest day: {daily.days[busiest]}, {per_day[busiest]} flags."]
+            f"Busiest day: {daily.days[busiest]}, {per_day[busiest]} flags.", *ladder]

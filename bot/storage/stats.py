@@ -3,7 +3,7 @@ did), `/flags member` for one member."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TypedDict
 
@@ -81,13 +81,14 @@ def member_history(session: Session, guild_id: int, author_id: int, limit: int =
 class DailyFlags:
     """A guild's flags per UTC day over a window, for the `/stats` chart and `toxmod report`: per label (a flag
     with two labels counts under both, as in `/stats`' text), per kind (message, flood, raid) and per verdict
-    state. Every series has one count per day of `days`, oldest first, zeros included, so a chart's bars line
-    up with its days."""
+    state, and the strikes and appeals the escalation ladder made. Every series has one count per day of
+    `days`, oldest first, zeros included, so a chart's bars line up with its days."""
 
     days: list[date]
     per_label: dict[str, list[int]]
     per_kind: dict[str, list[int]]
     per_status: dict[str, list[int]]
+    per_case: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def flags(self) -> int:
@@ -122,9 +123,7 @@ def daily_flags(session: Session, guild_id: int, days: int, today: date) -> Dail
     rows = session.execute(select(Flag.created_at, Flag.labels, Flag.kind, Flag.status)
                            .where(Flag.guild_id == guild_id, Flag.created_at >= start))
     for created_at, labels, kind, status in rows:
-        # SQLite hands back the stored UTC time without its zone; PostgreSQL in the session's zone
-        when = created_at.replace(tzinfo=UTC) if created_at.tzinfo is None else created_at.astimezone(UTC)
-        i = index.get(when.date())
+        i = index.get(_utc(created_at).date())
         if i is None:  # after `today`: a clock that moved, or a caller's `today` in the past
             continue
         for label in labels or ():
@@ -132,7 +131,19 @@ def daily_flags(session: Session, guild_id: int, days: int, today: date) -> Dail
                 per_label[label][i] += 1
         per_kind[FlagKind(kind).value][i] += 1
         per_status[FlagStatus(status).value][i] += 1
-    return DailyFlags(span, per_label, per_kind, per_status)
+    per_case = {"strikes": [0] * days, "appeals": [0] * days}
+    for name, column, guild in (("strikes", Strike.created_at, Strike.guild_id),
+                                ("appeals", Appeal.created_at, Appeal.guild_id)):
+        for (created_at,) in session.execute(select(column).where(guild == guild_id, column >= start)):
+            i = index.get(_utc(created_at).date())
+            if i is not None:
+                per_case[name][i] += 1
+    return DailyFlags(span, per_label, per_kind, per_status, per_case)
+
+
+def _utc(when: datetime) -> datetime:
+    """SQLite hands back the stored UTC time without its zone; PostgreSQL in the session's zone."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def case_counts_since(session: Session, guild_id: int, since: datetime) -> CaseCounts:

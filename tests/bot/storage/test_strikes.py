@@ -4,16 +4,19 @@ per case by the member it is about, decided once, and erased with the member's t
 
 from __future__ import annotations
 
+import io
 import threading
 from datetime import timedelta
 
 import pytest
 from alembic import command
+from PIL import Image
 from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.pool import NullPool
 
 from bot.decision import Scores
 from bot.labels import LABELS
+from bot.moderation.charts import HEIGHT, WIDTH, figures_lines, render_png
 from bot.moderation.escalation import Ladder, Step, StepKind
 from bot.moderation.policy import Policy
 from bot.moderation.strikes import StrikePlan, reverse_strike, strike_flag
@@ -31,6 +34,7 @@ from bot.storage.flags import review_flag
 from bot.storage.guilds import update_guild_settings
 from bot.storage.messages import MessageRef, record_score
 from bot.storage.schema import upgrade
+from bot.storage.stats import daily_flags
 from bot.storage.strikes import record_step, revoke_strike
 from bot.storage.tables import Flag, FlagStatus, MemberKey, utcnow
 from bot.storage.texts import erase_texts
@@ -220,3 +224,23 @@ def test_a_reversal_says_how_long_the_strikes_still_counting_keep_the_member_tim
     reversal = db.write_sync(lambda s: reverse_strike(s, GUILD, second.id, MOD))
     assert reversal is not None and reversal.timeout_still_due is None
     assert db.write_sync(lambda s: reverse_strike(s, GUILD, second.id, MOD)) is None
+
+
+def test_the_stats_chart_counts_strikes_and_appeals_per_day_only_where_the_ladder_was_used(db: Database) -> None:
+    today = utcnow().date()
+    quiet = db.read_sync(lambda s: daily_flags(s, GUILD, 7, today))
+    confirmed(db, 300)
+    before = db.read_sync(lambda s: daily_flags(s, GUILD, 7, today))
+    assert sum(quiet.per_case["strikes"]) == 0 and figures_lines(before)[-1].startswith("Busiest day")
+    set_ladder(db)
+    flags = [confirmed(db, m) for m in (301, 302)]
+    for flag in flags:
+        strike(db, flag)
+    db.write_sync(lambda s: file_appeal(s, GUILD, flags[0].id, ALICE, "it was a joke between friends", utcnow()))
+    daily = db.read_sync(lambda s: daily_flags(s, GUILD, 7, utcnow().date()))
+    assert {name: (len(counts), sum(counts)) for name, counts in daily.per_case.items()} == {
+        "strikes": (7, 2), "appeals": (7, 1)}
+    assert figures_lines(daily)[-1] == "Escalation ladder: 2 strikes, 1 appeals."
+    # the third panel is drawn in the same picture size
+    with_cases = render_png(daily, "g")
+    assert with_cases != render_png(before, "g") and Image.open(io.BytesIO(with_cases)).size == (WIDTH, HEIGHT)
