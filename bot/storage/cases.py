@@ -17,13 +17,27 @@ from bot.storage.member_keys import MemberKey
 from bot.storage.sealing import APPEAL_TEXT, unseal
 
 
+class StepState(enum.StrEnum):
+    """Where a strike's step is: claimed (being applied, or to be tried again), done (it did what it could,
+    `result` says what), or failed (given up after STEP_TRIES tries, `result` says why)."""
+
+    CLAIMED = "claimed"
+    DONE = "done"
+    FAILED = "failed"
+
+
 class Strike(Base):
     """A confirmed flag counted against its author in its guild, and the ladder's step for it: at most one
     per flag (its unique key is how a step is applied once, whoever confirms, from whichever process).
 
     `revoked_at` is set when the verdict is reversed (or an appeal accepted): the strike stops counting and
     its step is undone (`undo` says how that went). `result` and `dm` are what moderators read on the flag's
-    post, one line each."""
+    post, one line each.
+
+    A step is claimed with the strike and stays `claimed` until an outcome is recorded, so a step that a
+    crash or a failing Discord call interrupted is found again and retried (`retry_at`, at most STEP_TRIES
+    tries in all). `timeout_until` is fixed when the step is claimed, so a retried timeout ends when the
+    first try's would have; `dm` is set to "sending" before the warning is sent, so it is never sent twice."""
 
     __tablename__ = "strikes"
 
@@ -40,9 +54,16 @@ class Strike(Base):
     applied: Mapped[bool] = mapped_column(Boolean, default=False)  # it acted on the member (what to undo)
     dm: Mapped[str | None] = mapped_column(Text)  # "sent", or why the member could not be told
     undo: Mapped[str | None] = mapped_column(Text)  # what undoing the step did, once revoked
+    state: Mapped[StepState] = mapped_column(
+        Enum(StepState, native_enum=False, length=16, values_callable=enum_values), default=StepState.CLAIMED)
+    tries: Mapped[int] = mapped_column(Integer, default=0)  # tries at the step so far (STEP_TRIES at most)
+    retry_at: Mapped[datetime | None]  # when a claimed step may be tried again (the bot's clock)
+    timeout_until: Mapped[datetime | None]  # a timeout step's end, fixed at the claim
+    error: Mapped[str | None] = mapped_column(Text)  # why the last try did not finish, while retried
 
     __table_args__ = (Index("uq_strike_flag", "flag_id", unique=True),
-                      Index("ix_strikes_member", "guild_id", "member_id", "created_at"))
+                      Index("ix_strikes_member", "guild_id", "member_id", "created_at"),
+                      Index("ix_strikes_state", "state", "retry_at"))
 
 
 class AppealStatus(enum.StrEnum):
@@ -77,6 +98,9 @@ class Appeal(Base):
     dm: Mapped[str | None] = mapped_column(Text)  # telling the member the decision: "sent", or why not
     modlog_channel_id: Mapped[int | None]
     modlog_message_id: Mapped[int | None]
+    modlog_error: Mapped[str | None] = mapped_column(Text)  # why the last post failed, while it is retried
+    modlog_attempts: Mapped[int] = mapped_column(Integer, default=0)  # failed posts so far, for backoff
+    modlog_retry_at: Mapped[datetime | None]  # when the mod-log delivery tries the post again
 
     text_key: Mapped[MemberKey | None] = relationship(
         primaryjoin="foreign(Appeal.text_key_id) == MemberKey.id", lazy="selectin")

@@ -27,8 +27,12 @@ def set_modlog_post(session: Session, flag_id: int, channel_id: int | None, mess
         flag.modlog_retry_at = None
     else:
         flag.modlog_attempts = (flag.modlog_attempts or 0) + 1
-        delay = min(MODLOG_RETRY_BASE * 2 ** (flag.modlog_attempts - 1), MODLOG_RETRY_MAX)
-        flag.modlog_retry_at = (now or utcnow()) + delay
+        flag.modlog_retry_at = (now or utcnow()) + modlog_retry_delay(flag.modlog_attempts)
+
+
+def modlog_retry_delay(attempts: int) -> timedelta:
+    """How long after its nth failure a mod-log post is tried again: 30 s, doubling, at most an hour."""
+    return min(MODLOG_RETRY_BASE * 2 ** (attempts - 1), MODLOG_RETRY_MAX)
 
 
 # pending flags that never reached a mod-log: what delivery retries and the health line counts

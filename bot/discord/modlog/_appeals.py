@@ -102,19 +102,22 @@ class AppealForm(discord.ui.Modal, title="Appeal this decision"):
 
 # -- the moderators' side: the appeal's post and its buttons --------------------------------------------
 async def post_appeal(bot: ToxmodBot, guild: discord.Guild, appeal: Appeal) -> None:
-    """Post the appeal in the guild's mod-log (`/appeals list` finds it either way, should this fail)."""
+    """Post the appeal in the guild's mod-log; should that fail, the mod-log delivery tries again later
+    (`/appeals list` finds the appeal meanwhile)."""
     channel = modlog_channel(guild, await bot.moderation.guild_config(guild.id))
     flag = await bot.db.read(lambda s: get_flag(s, guild.id, appeal.flag_id))
-    if channel is None or flag is None:
-        log.warning("guild %s: appeal %d not posted: no mod-log channel", guild.id, appeal.id)
-        return
-    try:
-        posted = await channel.send(embed=appeal_embed(appeal, flag), view=appeal_view(appeal))
-    except discord.HTTPException as exc:
-        log.warning("guild %s: appeal %d not posted: %s", guild.id, appeal.id,
-                    describe_failure(exc, "post in the mod-log channel"))
-        return
-    await bot.db.write(lambda s: set_appeal_post(s, appeal.id, posted.channel.id, posted.id))
+    reason = "no mod-log channel" if flag is None or channel is None else ""
+    if flag is not None and channel is not None:
+        try:
+            posted = await channel.send(embed=appeal_embed(appeal, flag), view=appeal_view(appeal))
+        except discord.HTTPException as exc:
+            reason = describe_failure(exc, "post in the mod-log channel")
+        else:
+            await bot.db.write(lambda s: set_appeal_post(s, appeal.id, posted.channel.id, posted.id))
+            return
+    log.warning("guild %s: appeal %d not posted yet: %s", guild.id, appeal.id, reason)
+    now = discord.utils.utcnow()
+    await bot.db.write(lambda s: set_appeal_post(s, appeal.id, None, None, reason, now))
 
 
 def appeal_embed(appeal: Appeal, flag: Flag) -> discord.Embed:

@@ -153,6 +153,8 @@ def strike_line(flag: Flag) -> str | None:
     if strike.revoked_at is not None:
         return f"~~{strike.result or 'strike'}~~\n{strike.undo or 'strike withdrawn'}"
     line = strike.result or f"strike {strike.counted} in {strike.decay_days} days: applying the ladder's step"
+    if strike.result is None and strike.error:
+        line += f" (retrying: {strike.error})"
     if strike.dm:
         line += "\nmember told by DM" if strike.dm == "sent" else f"\nDM {strike.dm}"
     return line

@@ -6,6 +6,11 @@ whichever path claimed it. Every action on a member is checked first against wha
 Moderate Members permission, the role hierarchy) and taken in the flag's own guild only; what it did, or
 why it could not, is one line on the flag's post. A DM that cannot be delivered is recorded as such and
 never retried: the member may have closed their DMs, which is theirs to do.
+
+A step stays claimed until its outcome is recorded: one that Discord failed (a 5xx: it may work in a
+minute) or that a crash cut short is tried again by the mod-log delivery (_delivery.py), with the timeout's
+end fixed at the claim, so applying it twice is harmless; the warning is sent at most once (`claim_dm`).
+After STEP_TRIES tries the step is given up, and the post says so in one line.
 """
 
 from __future__ import annotations
@@ -21,23 +26,32 @@ from bot.discord.modlog._embeds import describe_failure, display_text
 from bot.moderation.escalation import StepKind, span
 from bot.moderation.strikes import Reversal, StrikePlan, reverse_strike, strike_flag, timeout_still_due
 from bot.storage.audit import audit
+from bot.storage.cases import StepState
 from bot.storage.flags import AUTOMOD
-from bot.storage.strikes import record_step, record_undo
+from bot.storage.strikes import DM_SENDING, DM_UNKNOWN, claim_dm, note_step_error, record_step, record_undo
 from bot.storage.tables import Flag, FlagStatus
 
 log = logging.getLogger(__name__)
 
 APPEAL_PREFIX = "toxmod:appeal"
 QUOTE_LIMIT = 500  # of the flagged text quoted back to the member
+TIMEOUT_RAN_OUT = "could not time out the member: the timeout would have ended before a try succeeded"
 
 
 @dataclass(frozen=True)
 class StepOutcome:
-    """What a step did: its line for the post, whether it acted on the member, and whether they were told."""
+    """What a step did: its line for the post, whether it acted on the member, and whether they were told;
+    or, with `retry`, why this try did not finish and the next should; `failed`: given up after its tries."""
 
     result: str
     applied: bool = False
     dm: str | None = None
+    retry: str | None = None
+    failed: bool = False
+
+
+class DiscordFailed(Exception):
+    """Discord failed a call on its side (a 5xx): the step is worth trying again later."""
 
 
 def appeal_custom_id(guild_id: int, flag_id: int) -> str:
@@ -52,12 +66,11 @@ async def follow_verdict(bot: ToxmodBot, guild_id: int, flag: Flag, actor_id: in
     if guild is None or flag.guild_id != guild_id:
         return flag
     if flag.status is FlagStatus.CONFIRMED:
-        plan = await bot.db.write(lambda s: strike_flag(s, guild_id, flag.id, actor_id))
+        clock = discord.utils.utcnow()
+        plan = await bot.db.write(lambda s: strike_flag(s, guild_id, flag.id, actor_id, clock))
         if plan is None:
             return flag
-        done = await apply_step(guild, flag, plan)
-        return await bot.db.write(lambda s: record_step(s, guild_id, flag.id, result=done.result,
-                                                        applied=done.applied, dm=done.dm)) or flag
+        return await run_step(bot, guild, flag, plan)
     reversal = await bot.db.write(lambda s: reverse_strike(s, guild_id, flag.id, actor_id))
     if reversal is None:
         return flag
@@ -65,11 +78,22 @@ async def follow_verdict(bot: ToxmodBot, guild_id: int, flag: Flag, actor_id: in
     return await bot.db.write(lambda s: record_undo(s, guild_id, flag.id, line)) or flag
 
 
-async def apply_step(guild: discord.Guild, flag: Flag, plan: StrikePlan) -> StepOutcome:
+async def run_step(bot: ToxmodBot, guild: discord.Guild, flag: Flag, plan: StrikePlan) -> Flag:
+    """One try at a claimed step, and its outcome recorded: what it did, or why the next try should come
+    (the step stays claimed). An exception leaves it claimed too, for the retries; the flag as it reads."""
+    done = await apply_step(bot, guild, flag, plan)
+    if (retry := done.retry) is not None:
+        log.warning("guild %s: ladder step of flag %d, try %d: %s", guild.id, flag.id, plan.tries, retry)
+        return await bot.db.write(lambda s: note_step_error(s, guild.id, flag.id, retry)) or flag
+    return await bot.db.write(lambda s: record_step(s, guild.id, flag.id, result=done.result, applied=done.applied,
+                                                    dm=done.dm, failed=done.failed)) or flag
+
+
+async def apply_step(bot: ToxmodBot, guild: discord.Guild, flag: Flag, plan: StrikePlan) -> StepOutcome:
     """Do the step: one line on what it did (or why it could not), whether it acted on the member, and
     one line on telling them (None: not told, for a ban suggestion, the moderators' to act on)."""
     step = plan.step
-    counted = f"strike {plan.counted} in {plan.decay_days} days"
+    counted = plan.counted_line
     if step is None:
         return StepOutcome(f"{counted}: no step")
     if step.kind is StepKind.SUGGEST_BAN:
@@ -77,21 +101,47 @@ async def apply_step(guild: discord.Guild, flag: Flag, plan: StrikePlan) -> Step
     member = await _member(guild, plan.member_id)
     if member is None:
         return StepOutcome(f"{counted}: the member is no longer in the server")
-    applied, done = True, "warned"
+    applied, done, failed = True, "warned", False
     if step.kind is StepKind.TIMEOUT:
-        failure = await _timeout(guild, member, timedelta(minutes=step.minutes),
-                                 f"toxmod strike {plan.counted}, flag #{flag.id}")
+        try:
+            failure = await _timeout_step(member, flag, plan, step.minutes)
+        except DiscordFailed as exc:
+            if not plan.last_try:
+                return StepOutcome("", retry=str(exc))
+            failure, failed = f"{exc} (given up after {plan.tries} tries)", True
+        failed = failed or failure == TIMEOUT_RAN_OUT  # only a retry finds that: given up too
         applied, done = failure is None, failure or f"timed out {span(step.minutes)}"
     timed_out = applied and step.kind is StepKind.TIMEOUT
-    dm = await tell(member, warning_embed(guild, flag, plan, timed_out=timed_out), appeal_view(guild.id, flag.id))
-    return StepOutcome(f"{counted}: {done}", applied, dm)
+    dm = await _warn_once(bot, member, flag, plan, timed_out=timed_out)
+    return StepOutcome(f"{counted}: {done}", applied, dm, failed=failed)
+
+
+async def _timeout_step(member: discord.Member, flag: Flag, plan: StrikePlan, minutes: int) -> str | None:
+    """The step's timeout, to the end fixed at its claim (so a retry re-applies the same end); None once
+    applied, else why not. DiscordFailed: worth another try."""
+    until = plan.timeout_until or discord.utils.utcnow() + timedelta(minutes=minutes)
+    if until <= discord.utils.utcnow():
+        return TIMEOUT_RAN_OUT
+    return await _timeout(member.guild, member, until, f"toxmod strike {plan.counted}, flag #{flag.id}", retry=True)
+
+
+async def _warn_once(bot: ToxmodBot, member: discord.Member, flag: Flag, plan: StrikePlan, *,
+                     timed_out: bool) -> str:
+    """Send the member the step's warning unless an earlier try sent, or began sending, it: at most once,
+    the mark set before sending (a try a crash cut short leaves it unknown whether it arrived)."""
+    guild = member.guild
+    earlier = await bot.db.write(lambda s: claim_dm(s, guild.id, flag.id))
+    if earlier is not None:
+        return DM_UNKNOWN if earlier == DM_SENDING else earlier
+    return await tell(member, warning_embed(guild, flag, plan, timed_out=timed_out), appeal_view(guild.id, flag.id))
 
 
 async def undo_step(guild: discord.Guild, reversal: Reversal) -> str:
     """Undo a revoked strike's step: a timeout it applied is lifted, or cut to what the member's other
     strikes still call for; a warning or a suggestion stays said."""
     strike, step = reversal.strike, reversal.step
-    if step is None or step.kind is not StepKind.TIMEOUT or not strike.applied:
+    # a step still claimed may have timed the member out before it was cut short
+    if step is None or step.kind is not StepKind.TIMEOUT or not (strike.applied or strike.state is StepState.CLAIMED):
         return "strike withdrawn"
     reason = f"toxmod: verdict on flag #{strike.flag_id} reversed"
     return f"strike withdrawn; {await _release(guild, strike.member_id, reversal.timeout_still_due, reason)}"
@@ -157,9 +207,9 @@ def timeout_refusal(guild: discord.Guild, member: discord.Member) -> str | None:
 
 
 async def _timeout(guild: discord.Guild, member: discord.Member, until: timedelta | datetime | None,
-                   reason: str) -> str | None:
+                   reason: str, *, retry: bool = False) -> str | None:
     """Time the member out in this guild for a while or until a time (None: lift their timeout); None
-    once done, else why not."""
+    once done, else why not. With `retry`, a failure on Discord's side raises DiscordFailed instead."""
     what = "time out the member" if until else "lift the timeout"
     refusal = timeout_refusal(guild, member)
     if refusal is not None:
@@ -167,7 +217,10 @@ async def _timeout(guild: discord.Guild, member: discord.Member, until: timedelt
     try:
         await member.timeout(until, reason=reason)
     except discord.HTTPException as exc:
-        return f"could not {what}: {describe_failure(exc, what)}"
+        line = f"could not {what}: {describe_failure(exc, what)}"
+        if retry and exc.status >= 500:  # Discord's side failed, not the request
+            raise DiscordFailed(line) from exc
+        return line
     return None
 
 
