@@ -8,11 +8,12 @@ mod-log service's (bot/discord/modlog), which also retries a step left claimed (
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from bot.moderation.escalation import Ladder, Step, StepKind, count_in_window
+from bot.storage.base import as_utc
 from bot.storage.cases import Strike
 from bot.storage.strikes import (
     STEP_TRIES,
@@ -96,7 +97,7 @@ def retry_step(session: Session, guild_id: int, flag_id: int, clock: datetime) -
     ladder = Ladder.from_json(stored_ladder(session, guild_id))  # not locked: only to say what comes next
     until = strike.timeout_until
     return StrikePlan(flag_id, strike.member_id, strike.counted, strike.decay_days, step,
-                      ladder.step_for(strike.counted + 1), until and _aware(until), strike.tries)
+                      ladder.step_for(strike.counted + 1), until and as_utc(until), strike.tries)
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,3 @@ def timeout_still_due(session: Session, guild_id: int, member_id: int) -> timede
             ((at, Step.from_json(stored)) for at, stored in applied_steps(session, guild_id, member_id))
             if step.kind is StepKind.TIMEOUT]
     return max((end - now for end in ends if end > now), default=None)
-
-
-def _aware(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at

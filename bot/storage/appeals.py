@@ -18,9 +18,9 @@ from bot.storage.audit import audit
 from bot.storage.cases import Appeal, AppealStatus, Strike
 from bot.storage.flags import AUTOMOD, get_flag
 from bot.storage.inserts import insert_ignoring_conflicts
-from bot.storage.modlog_posts import modlog_retry_delay
+from bot.storage.modlog_posts import record_post
 from bot.storage.sealing import APPEAL_TEXT, seal
-from bot.storage.tables import Flag, FlagStatus, utcnow
+from bot.storage.tables import Flag, FlagStatus
 from bot.storage.texts import member_key
 
 APPEAL_CHARS = 1000  # what the member may write: enough to explain, no essay for moderators to wade through
@@ -105,14 +105,8 @@ def set_appeal_post(session: Session, appeal_id: int, channel_id: int | None, me
     """Where the appeal's mod-log post is, so a decision can bring it up to date; or why it could not be
     posted and when to try again (backing off as a flag's post does), so the appeal reaches moderators."""
     appeal = session.get(Appeal, appeal_id, with_for_update=True, populate_existing=True)
-    if appeal is None:
-        return
-    appeal.modlog_channel_id, appeal.modlog_message_id, appeal.modlog_error = channel_id, message_id, error
-    if error is None:
-        appeal.modlog_retry_at = None
-    else:
-        appeal.modlog_attempts = (appeal.modlog_attempts or 0) + 1
-        appeal.modlog_retry_at = (now or utcnow()) + modlog_retry_delay(appeal.modlog_attempts)
+    if appeal is not None:
+        record_post(appeal, channel_id, message_id, error, now)
 
 
 def appeals_due_for_posting(session: Session, guild_ids: list[int], limit: int, now: datetime) -> list[Appeal]:

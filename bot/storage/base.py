@@ -18,6 +18,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(stored: datetime) -> datetime:
+    """A stored time as read back, in UTC and timezone-aware: SQLite hands back the stored UTC time without
+    its zone, PostgreSQL in the session's zone."""
+    return stored.replace(tzinfo=UTC) if stored.tzinfo is None else stored.astimezone(UTC)
+
+
 class Base(DeclarativeBase):
     """The declarative base: datetimes stored with their zone, ints as 64-bit snowflakes."""
 

@@ -4,6 +4,7 @@ is tried again later, so a flag never goes unseen because Discord refused it onc
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,14 +21,29 @@ def set_modlog_post(session: Session, flag_id: int, channel_id: int | None, mess
     """Where the flag was posted, or why it could not be and when to try again (doubling from 30 s to an
     hour); the flag itself is never lost either way."""
     flag = session.get(Flag, flag_id, with_for_update=True, populate_existing=True)
-    if flag is None:
-        return
-    flag.modlog_channel_id, flag.modlog_message_id, flag.modlog_error = channel_id, message_id, error
+    if flag is not None:
+        record_post(flag, channel_id, message_id, error, now)
+
+
+class Posted(Protocol):
+    """A row with a mod-log post of its own: a flag, or a member's appeal."""
+
+    modlog_channel_id: int | None
+    modlog_message_id: int | None
+    modlog_error: str | None
+    modlog_attempts: int  # None at run time until the row is first flushed: read it as `or 0`
+    modlog_retry_at: datetime | None
+
+
+def record_post(row: Posted, channel_id: int | None, message_id: int | None, error: str | None,
+                now: datetime | None = None) -> None:
+    """Where a row (locked by the caller) was posted, or why it could not be and when to try again."""
+    row.modlog_channel_id, row.modlog_message_id, row.modlog_error = channel_id, message_id, error
     if error is None:
-        flag.modlog_retry_at = None
+        row.modlog_retry_at = None
     else:
-        flag.modlog_attempts = (flag.modlog_attempts or 0) + 1
-        flag.modlog_retry_at = (now or utcnow()) + modlog_retry_delay(flag.modlog_attempts)
+        row.modlog_attempts = (row.modlog_attempts or 0) + 1
+        row.modlog_retry_at = (now or utcnow()) + modlog_retry_delay(row.modlog_attempts)
 
 
 def modlog_retry_delay(attempts: int) -> timedelta:

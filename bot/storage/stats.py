@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.labels import LABELS
+from bot.storage.base import as_utc
 from bot.storage.cases import Appeal, AppealStatus, Strike
 from bot.storage.flags import flags_query
 from bot.storage.tables import Flag, FlagKind, FlagStatus, ScoredMessage
@@ -123,7 +124,7 @@ def daily_flags(session: Session, guild_id: int, days: int, today: date) -> Dail
     rows = session.execute(select(Flag.created_at, Flag.labels, Flag.kind, Flag.status)
                            .where(Flag.guild_id == guild_id, Flag.created_at >= start))
     for created_at, labels, kind, status in rows:
-        i = index.get(_utc(created_at).date())
+        i = index.get(as_utc(created_at).date())
         if i is None:  # after `today`: a clock that moved, or a caller's `today` in the past
             continue
         for label in labels or ():
@@ -135,15 +136,10 @@ def daily_flags(session: Session, guild_id: int, days: int, today: date) -> Dail
     for name, column, guild in (("strikes", Strike.created_at, Strike.guild_id),
                                 ("appeals", Appeal.created_at, Appeal.guild_id)):
         for (created_at,) in session.execute(select(column).where(guild == guild_id, column >= start)):
-            i = index.get(_utc(created_at).date())
+            i = index.get(as_utc(created_at).date())
             if i is not None:
                 per_case[name][i] += 1
     return DailyFlags(span, per_label, per_kind, per_status, per_case)
-
-
-def _utc(when: datetime) -> datetime:
-    """SQLite hands back the stored UTC time without its zone; PostgreSQL in the session's zone."""
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def case_counts_since(session: Session, guild_id: int, since: datetime) -> CaseCounts:

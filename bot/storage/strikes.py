@@ -16,12 +16,13 @@ crash interrupted arrived.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.storage.audit import audit
+from bot.storage.base import as_utc
 from bot.storage.cases import StepState, Strike
 from bot.storage.flags import get_flag
 from bot.storage.inserts import insert_ignoring_conflicts
@@ -81,7 +82,7 @@ def strike_times(session: Session, guild_id: int, member_id: int, since: datetim
     times = session.scalars(select(Strike.created_at).where(
         Strike.guild_id == guild_id, Strike.member_id == member_id, Strike.revoked_at.is_(None),
         Strike.created_at >= since))
-    return [at.replace(tzinfo=UTC) if at.tzinfo is None else at for at in times]
+    return [as_utc(at) for at in times]
 
 
 def step_strike(session: Session, strike: Strike, step: str | None, counted: int, decay_days: int,
@@ -126,7 +127,7 @@ def due_strike(session: Session, guild_id: int, flag_id: int, now: datetime) -> 
     strike = locked_strike(session, guild_id, flag_id)
     if strike is None or strike.state is not StepState.CLAIMED or strike.revoked_at is not None:
         return None
-    if strike.retry_at is not None and _aware(strike.retry_at) > now:
+    if strike.retry_at is not None and as_utc(strike.retry_at) > now:
         return None
     return strike
 
@@ -180,7 +181,7 @@ def applied_steps(session: Session, guild_id: int, member_id: int) -> list[tuple
     rows = session.execute(select(Strike.created_at, Strike.step).where(
         Strike.guild_id == guild_id, Strike.member_id == member_id, Strike.revoked_at.is_(None),
         Strike.applied.is_(True), Strike.step.isnot(None)))
-    return [(at.replace(tzinfo=UTC) if at.tzinfo is None else at, step) for at, step in rows if step]
+    return [(as_utc(at), step) for at, step in rows if step]
 
 
 def record_undo(session: Session, guild_id: int, flag_id: int, line: str) -> Flag | None:
@@ -206,7 +207,3 @@ def _reloaded(session: Session, guild_id: int, flag_id: int) -> Flag | None:
     if flag is not None:
         session.refresh(flag, ["strike"])
     return flag
-
-
-def _aware(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
