@@ -11,7 +11,8 @@ included) is answered any more and asyncio logs a traceback every second. Here:
 - at most API_MAX_CONNECTIONS are open. One more closes the connection that has waited longest without being
   answered (still sending, or idle between requests): clients that hold sockets open cannot starve the ones
   that send whole requests. Only when every connection is being answered is the newcomer refused, with a 503.
-  The limit is fitted under the process's open-file limit when serving starts (`fit_file_limit`);
+  The limit is fitted under the process's open-file limit when serving starts (`fit_file_limit`), and the
+  listener (`bot.api.listener`) accepts no more sockets than fit under it;
 - a request aiohttp cannot parse (a header line over 8 KB, say) is answered in the API's JSON error shape;
 - trouble that comes in floods (slow clients, the limit reached, clients leaving mid-request, no file
   descriptor left) is logged once per episode (`Episodes`); /metrics counts every case.
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import json
 import logging
 import os
@@ -38,13 +38,11 @@ from bot.api.prometheus import Metrics
 
 log = logging.getLogger(__name__)
 
-BACKLOG = 128  # connections the kernel queues for us; asyncio accepts up to this many before we see any
 HEADROOM = 64  # file descriptors kept for everything but client sockets: model files, the database, logs
-# file descriptors a burst of connections holds beyond the limit: up to BACKLOG accepted before the guard sees
-# them, and as many closed for room that the event loop has yet to release
-BURST = 2 * BACKLOG
+# client sockets beyond the connection limit: newcomers accepted at the limit, and the connections they evict
+# until the event loop closes them (the listener accepts no more than this many above the limit)
+SPARE = 32
 MAX_LINE = 8190  # bytes in a request line or a header line (aiohttp's default, said in the error)
-ACCEPT_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)  # accept() out of resources
 
 # where a connection is: only WORKING ones (a request read and being answered) are never closed for room
 NEW, IDLE, READING, WORKING = "new", "idle", "reading", "working"
@@ -80,6 +78,7 @@ class GuardedHandler(web.RequestHandler):
         self.guard = guard
         self.phase = NEW
         self.deadline: asyncio.TimerHandle | None = None
+        self.released: Callable[[], None] | None = None  # set by the listener, which counts open sockets
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Register the new connection with the guard, which may refuse it at the limit."""
@@ -89,7 +88,11 @@ class GuardedHandler(web.RequestHandler):
     def connection_lost(self, exc: BaseException | None) -> None:
         """Let the guard forget the connection before aiohttp tears it down."""
         self.guard.closed(self)
-        super().connection_lost(exc)
+        try:
+            super().connection_lost(exc)
+        finally:
+            if self.released is not None:
+                self.released()
 
     def handle_error(self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
@@ -208,25 +211,6 @@ class ConnectionGuard:
         for connection in list(self._open):
             self._forget(connection)
 
-    # -- accept() out of file descriptors ----------------------------------------------------------------
-    def quiet_accept_errors(self, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
-        """Log accept() running out of file descriptors once an episode (asyncio logs a traceback a second);
-        returns what puts the loop's previous handler back."""
-        previous = loop.get_exception_handler()
-
-        def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-            exc = context.get("exception")
-            if isinstance(exc, OSError) and exc.errno in ACCEPT_ERRORS and "accept" in context.get("message", ""):
-                self.metrics.closed("accept_failed")
-                self.starved.event("cannot accept connections: %s (open: %d)", exc.strerror, len(self._open))
-            elif previous is not None:
-                previous(loop, context)
-            else:
-                loop.default_exception_handler(context)
-
-        loop.set_exception_handler(handler)
-        return lambda: loop.set_exception_handler(previous)
-
 
 def _service_unavailable() -> bytes:
     """A 503 written straight to a socket no request will be read from (aiohttp never sees it)."""
@@ -282,28 +266,31 @@ async def follow_requests(request: web.Request,
         _enter(request, IDLE)
 
 
-def fit_file_limit(wanted: int) -> int:
-    """The most connections that fit under this process's open-file limit, at most `wanted`, raising the soft
-    limit toward the hard one first where it is lower than `wanted` needs. Out of file descriptors, accept()
-    fails for everyone, so a limit above that would never be reached: the cap must come first."""
+def fit_file_limit(wanted: int) -> tuple[int, int]:
+    """(connections, sockets): the most connections to keep open, at most `wanted`, and the most client sockets
+    the listener may hold (the connections, and SPARE more while evicted ones close), both under this process's
+    open-file limit, raising the soft limit toward the hard one first where it is lower than `wanted` needs. Out
+    of file descriptors, accept() fails for everyone, so a limit above that would never be reached: the cap must
+    come first."""
     try:
         import resource
     except ImportError:  # not Unix: no limit to read
-        return wanted
+        return wanted, wanted + SPARE
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     in_use = _open_files()
-    need = in_use + HEADROOM + BURST + wanted
+    need = in_use + HEADROOM + SPARE + wanted
     if soft != resource.RLIM_INFINITY and soft < need:
         target = need if hard == resource.RLIM_INFINITY else min(need, hard)
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
             soft = target
     if soft == resource.RLIM_INFINITY or soft >= need:
-        return wanted
-    fits = max(1, soft - in_use - HEADROOM - BURST)
+        return wanted, wanted + SPARE
+    sockets = max(2, soft - in_use - HEADROOM)
+    fits = max(1, sockets - SPARE)
     log.warning("API_MAX_CONNECTIONS=%d does not fit under the open-file limit (%d, %d in use): serving at most "
                 "%d connections at once (raise `ulimit -n` for more)", wanted, soft, in_use, fits)
-    return fits
+    return fits, sockets
 
 
 def _open_files() -> int:

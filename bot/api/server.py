@@ -39,8 +39,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.api.connections import BACKLOG, ConnectionGuard, fit_file_limit
+from bot.api.connections import ConnectionGuard, fit_file_limit
 from bot.api.fairness import FairScheduler, RateLimiter
+from bot.api.listener import Listener
 from bot.api.middlewares import MIDDLEWARES
 from bot.api.perspective import ApiError
 from bot.api.prometheus import Metrics
@@ -182,25 +183,22 @@ async def serve(settings: Settings, db: Database | None, host: str, port: int,
     guard = app[GUARD]
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()  # the model is loaded: the files it keeps open are counted below
-    guard.limit = fit_file_limit(settings.api_max_connections)
-    loop = asyncio.get_running_loop()
-    restore = guard.quiet_accept_errors(loop)
-    listener: asyncio.Server | None = None
+    guard.limit, sockets = fit_file_limit(settings.api_max_connections)
+    assert runner.server is not None  # noqa: S101 - narrows for mypy: set up above
+    # aiohttp's own TCPSite would serve with its plain handler and asyncio's accept loop: the guard's handler and
+    # the listener keep the connections, and the sockets behind them, bounded
+    listener = Listener(guard, guard.factory(runner.server, asyncio.get_running_loop()), sockets)
     try:
-        assert runner.server is not None  # noqa: S101 - narrows for mypy: set up above
-        # aiohttp's own TCPSite would serve with its plain handler: the guard's keeps the connections bounded
-        listener = await loop.create_server(guard.factory(runner.server, loop), host, port, backlog=BACKLOG)
+        await listener.start(host, port)
         url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
         log.info("listening on %s", url)
         if ready is not None:
             ready(url)
         await (stop or asyncio.Event()).wait()
     finally:
-        if listener is not None:
-            listener.close()
+        listener.close()
         await runner.cleanup()
         guard.close()
-        restore()
 
 
 def is_loopback(host: str) -> bool:

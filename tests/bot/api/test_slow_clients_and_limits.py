@@ -6,6 +6,7 @@ real sockets; waits are on what the server does (a socket it closes, a counter i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import http.client
 import json
@@ -28,9 +29,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from aiohttp import web
 
-from bot.api.connections import ConnectionGuard, Episodes
+from bot.api.connections import ConnectionGuard, Episodes, GuardedHandler
 from bot.api.fairness import FairScheduler, cost
+from bot.api.listener import Listener
 from bot.api.prometheus import Metrics
 from bot.scoring.classifier import ToxicityModel
 from bot.settings import PROJECT_ROOT
@@ -225,26 +228,78 @@ def _reachable(url: str) -> bool:
         return False
 
 
+class _Starved:
+    """A listening socket whose accept() has no file descriptor to give: readable (its peer wrote), never
+    accepting."""
+
+    def __init__(self, readable: socket.socket) -> None:
+        self.readable, self.calls = readable, 0
+
+    def fileno(self) -> int:
+        return self.readable.fileno()
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        self.calls += 1
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    def close(self) -> None:
+        self.readable.close()
+
+
+async def _until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
 async def test_running_out_of_file_descriptors_is_one_log_line_an_episode(caplog: pytest.LogCaptureFixture) -> None:
-    loop = asyncio.get_running_loop()
-    seen: list[dict[str, Any]] = []
-    loop.set_exception_handler(lambda _, context: seen.append(context))
-    before = loop.get_exception_handler()
     guard = ConnectionGuard(header_timeout=1, keepalive_timeout=1, limit=1, metrics=Metrics())
-    restore = guard.quiet_accept_errors(loop)
-    starved = {"message": "socket.accept() out of system resource", "exception": OSError(errno.EMFILE, "Too many "
-                                                                                                       "open files")}
+    readable, peer = socket.socketpair()
+    peer.send(b"x")
+    starved = _Starved(readable)
+    listener = Listener(guard, lambda: pytest.fail("nothing was accepted"), budget=10, retry=0.001)
     with caplog.at_level(logging.INFO, logger="bot.api"):
-        for _ in range(100):  # asyncio retries accept() every second for as long as it lasts
-            loop.call_exception_handler(starved)
-        loop.call_exception_handler({"message": "something else"})
+        listener.accept_on([starved])  # type: ignore[list-item] - accept() and fileno() are all it uses
+        await _until(lambda: starved.calls >= 100, "accept() to be tried 100 times")
+        listener.close()
+    peer.close()
     assert [r.getMessage().split(" (more")[0] for r in caplog.records] == [
         "cannot accept connections: Too many open files (open: 0)"]
-    assert seen == [{"message": "something else"}]  # the rest still goes where it went
-    assert 'toxmod_api_connections_closed_total{reason="accept_failed"} 100' in guard.metrics.render(
+    assert f'toxmod_api_connections_closed_total{{reason="accept_failed"}} {starved.calls}' in guard.metrics.render(
         queue_depth=0, model_version="v")
-    restore()
-    assert loop.get_exception_handler() is before
+
+
+async def test_the_listener_holds_no_more_sockets_than_its_budget() -> None:
+    """Ten clients at once against a budget of three sockets (two connections and one spare): each is accepted
+    as an evicted one closes, never while three are held."""
+    guard = ConnectionGuard(header_timeout=WAIT, keepalive_timeout=WAIT, limit=2, metrics=Metrics())
+    seen: list[int] = []
+
+    def handler() -> GuardedHandler:
+        seen.append(listener.held)  # the socket being connected is already counted
+        return guard.factory(web.Server(lambda _: web.Response()), asyncio.get_running_loop())()
+
+    listener = Listener(guard, handler, budget=3)
+    port = free_port()
+    await listener.start("127.0.0.1", port)
+    clients = []
+    try:
+        for _ in range(10):
+            client = socket.socket()
+            client.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                client.connect(("127.0.0.1", port))
+            clients.append(client)
+        await _until(lambda: len(seen) == 10, "all ten clients to be accepted")
+        await _until(lambda: listener.held == 2, "the evicted sockets to close")
+    finally:
+        listener.close()
+        for client in clients:
+            client.close()
+    assert max(seen) == 3 and guard.open_connections == 2
+    assert 'toxmod_api_connections_closed_total{reason="evicted"} 8' in guard.metrics.render(
+        queue_depth=0, model_version="v")
 
 
 def test_an_episode_ends_after_a_quiet_spell(caplog: pytest.LogCaptureFixture) -> None:
