@@ -195,7 +195,9 @@ def run_recipe(recipe: Recipe, models_dir: Path, *, data_dir: Path | None, runs_
         done = run_dir / "stage.json"
         if done.is_file():
             record = json.loads(done.read_text())
-            if _recipe_settings(record["training_args"]) != _recipe_settings(cfg.to_json()):
+            # through TrainConfig: an option added since the stage ran reads as its default, not as a change
+            trained = TrainConfig.from_json(record["training_args"]).to_json()
+            if _recipe_settings(trained) != _recipe_settings(cfg.to_json()):
                 raise FileExistsError(f"{run_dir} holds stage {stage.number} trained with other settings: "
                                       "remove it or give the recipe another name")
             log.info("recipe %s: stage %d already trained (%s)", recipe.name, stage.number, run_dir)

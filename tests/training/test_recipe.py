@@ -106,6 +106,14 @@ def test_a_two_stage_recipe_trains_each_stage_from_the_last_and_records_them(tin
     with pytest.raises(FileExistsError, match="--resume"):
         run_recipe(recipe, tmp_path / "models", data_dir=SOURCE_FIXTURES, runs_dir=runs, progress=False,
                    base_model=tiny_base, threads=1)
+    # a stage recorded before an option existed reads it as its default: it is not trained again
+    record_path = runs / "fx" / "stage-1" / "stage.json"
+    record = json.loads(record_path.read_text())
+    del record["training_args"]["skip_missing"]
+    record_path.write_text(json.dumps(record))
+    run_recipe(recipe, tmp_path / "models", data_dir=SOURCE_FIXTURES, runs_dir=runs, resume=True,
+               progress=False, base_model=tiny_base, threads=1)
+    assert (runs / "fx" / "stage-1" / "model" / "model.safetensors").stat().st_mtime_ns == first
     # nor is a stage trained with other settings
     changed = load_recipe(write(tmp_path, TWO_STAGES.replace("seed = 7", "seed = 8", 1)))
     with pytest.raises(FileExistsError, match="other settings"):
