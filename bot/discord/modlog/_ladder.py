@@ -98,7 +98,12 @@ async def apply_step(bot: ToxmodBot, guild: discord.Guild, flag: Flag, plan: Str
         return StepOutcome(f"{counted}: no step")
     if step.kind is StepKind.SUGGEST_BAN:
         return StepOutcome(f"{counted}: suggests a ban (moderators decide; toxmod never bans)")
-    member = await _member(guild, plan.member_id)
+    try:
+        member = await _member(guild, plan.member_id)
+    except DiscordFailed as exc:
+        if not plan.last_try:
+            return StepOutcome("", retry=str(exc))
+        return StepOutcome(f"{counted}: {exc} (given up after {plan.tries} tries)", failed=True)
     if member is None:
         return StepOutcome(f"{counted}: the member is no longer in the server")
     applied, done, failed = True, "warned", False
@@ -151,8 +156,15 @@ async def notify_automod(bot: ToxmodBot, guild: discord.Guild, flag: Flag, actio
     """Tell the member what automod did to them, with Appeal, where the server has a ladder (off by
     default: without one members are told nothing, as before); whether the DM arrived is audited."""
     config = await bot.moderation.guild_config(guild.id)
-    member = await _member(guild, flag.author_id) if flag.author_id else None
-    if not actions or not config.escalation.enabled or member is None:
+    if not actions or not config.escalation.enabled or not flag.author_id:
+        return
+    try:
+        member = await _member(guild, flag.author_id)
+    except DiscordFailed as exc:
+        dm = f"undeliverable: {exc}"
+        await bot.db.write(lambda s: audit(s, guild.id, None, "automod_dm", flag.id, member_id=flag.author_id, dm=dm))
+        return
+    if member is None:
         return
     embed = discord.Embed(title=f"toxmod's automatic moderation in {guild.name} acted on your message",
                           colour=discord.Colour.orange(), description="; ".join(actions).capitalize() + ".")
@@ -181,7 +193,10 @@ async def lift_automod_timeout(bot: ToxmodBot, guild: discord.Guild, flag: Flag)
 
 async def _release(guild: discord.Guild, member_id: int, due: timedelta | None, reason: str) -> str:
     """End the member's timeout, or cut it to `due` from now (what strikes still counting call for)."""
-    member = await _member(guild, member_id)
+    try:
+        member = await _member(guild, member_id)
+    except DiscordFailed as exc:
+        return f"timeout: {exc}"
     if member is None:
         return "timeout: the member is no longer in the server"
     if member.timed_out_until is None or member.timed_out_until <= discord.utils.utcnow():
@@ -225,13 +240,17 @@ async def _timeout(guild: discord.Guild, member: discord.Member, until: timedelt
 
 
 async def _member(guild: discord.Guild, member_id: int) -> discord.Member | None:
+    """The member, or None once Discord says they are not in the server. DiscordFailed when Discord could not
+    say (a 5xx, say): that is not the member leaving, and a step taken on it would be skipped for good."""
     member = guild.get_member(member_id)
     if member is not None:
         return member
     try:
         return await guild.fetch_member(member_id)
-    except discord.HTTPException:
+    except discord.NotFound:
         return None
+    except discord.HTTPException as exc:
+        raise DiscordFailed(f"could not look the member up: {describe_failure(exc, 'look the member up')}") from exc
 
 
 async def tell(user: discord.User | discord.Member, embed: discord.Embed,

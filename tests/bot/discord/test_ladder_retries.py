@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, timedelta
 
+import discord
 import pytest
 from sqlalchemy import select
 
@@ -121,3 +122,24 @@ async def test_an_appeal_whose_post_failed_is_posted_on_a_retry(world: World) ->
     assert world.alice.member.timed_out_until is None
     await world.env.advance_time(60)
     assert [m.embeds[0].title for m in world.modlog.history()].count(post.embeds[0].title) == 1
+
+
+async def test_a_member_lookup_discord_failed_is_retried_not_read_as_the_member_leaving(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A member the bot's cache does not hold (no members intent) is looked up for each step, and a 503
+    there is Discord failing, not the member having left."""
+    await set_ladder(world, "timeout 10m")
+    cached = discord.Guild.get_member
+    monkeypatch.setattr(discord.Guild, "get_member",
+                        lambda guild, member_id: None if member_id == world.alice.id else cached(guild, member_id))
+    world.env.inject_error("GET", f"/guilds/{world.g.id}/members/{world.alice.id}", status=503,
+                           message="Service Unavailable", times=1)
+    flag = await flag_and_confirm(world)
+    assert fields(post_of(world, flag))["Ladder"] == (
+        "strike 1 in 30 days: applying the ladder's step (retrying: could not look the member up: Discord "
+        "answered 503: Service Unavailable)")
+    await world.env.advance_time(90)
+    monkeypatch.undo()  # the test's own view of the member reads the cache too
+    [strike] = strikes(world)
+    assert strike.state is StepState.DONE and strike.tries == 2 and world.alice.member.timed_out_until is not None
+    assert fields(post_of(world, flag))["Ladder"] == "strike 1 in 30 days: timed out 10 minutes\nmember told by DM"
