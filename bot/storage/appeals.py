@@ -117,6 +117,15 @@ def appeals_due_for_posting(session: Session, guild_ids: list[int], limit: int, 
         Appeal.modlog_retry_at.is_(None) | (Appeal.modlog_retry_at <= now)).order_by(Appeal.id).limit(limit)))
 
 
+def appeals_to_repost(session: Session, guild_id: int, channel_id: int) -> list[Appeal]:
+    """Open appeals not posted in this channel: never posted, failed, or posted in a channel since replaced
+    (as `flags_to_repost` for flags), so a new mod-log holds every appeal still waiting for a moderator."""
+    return list(session.scalars(select(Appeal).where(
+        Appeal.guild_id == guild_id, Appeal.status == AppealStatus.OPEN,
+        Appeal.modlog_message_id.is_(None) | Appeal.modlog_channel_id.is_(None)
+        | (Appeal.modlog_channel_id != channel_id)).order_by(Appeal.id)))
+
+
 def note_appeal_dm(session: Session, guild_id: int, appeal_id: int, dm: str) -> Appeal | None:
     """Whether the member was told the decision (a DM is tried once, never again), on the appeal and audited."""
     appeal = session.get(Appeal, appeal_id, with_for_update=True, populate_existing=True)

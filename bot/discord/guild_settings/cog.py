@@ -15,11 +15,13 @@ from bot.discord.app import ToxmodBot
 from bot.discord.checks import ADMIN, GuardedGroup, guild_of
 from bot.discord.errors import UserInputError, send_ephemeral
 from bot.discord.guild_settings._common import Label, update_settings
-from bot.discord.modlog import publish_flag
+from bot.discord.modlog import post_appeal, publish_flag
 from bot.moderation.feedback.run_folders import remove_feedback_exports, runs_dir
 from bot.moderation.guild_config import AutomodRule
 from bot.moderation.languages import UNSUPPORTED_RULES, moderated_languages, validate_languages
+from bot.storage.appeals import appeals_to_repost
 from bot.storage.audit import audit
+from bot.storage.cases import Appeal
 from bot.storage.errors import DatabaseError
 from bot.storage.guilds import add_exemption, remove_exemption
 from bot.storage.modlog_posts import flags_to_repost
@@ -95,15 +97,20 @@ class ServerSettings(commands.Cog):
             raise UserInputError(f"I need View Channel, Send Messages and Embed Links in {channel.mention}.")
         await self._update(guild.id, interaction.user.id, "modlog_set", modlog_channel_id=channel.id)
         flags = await self.bot.db.read(lambda s: flags_to_repost(s, guild.id, channel.id))
-        more = f" Posting the {len(flags)} pending flags that are not there yet." if flags else ""
+        appeals = await self.bot.db.read(lambda s: appeals_to_repost(s, guild.id, channel.id))
+        pending = [f"{len(flags)} pending flags"] * bool(flags) + [f"{len(appeals)} open appeals"] * bool(appeals)
+        more = f" Posting the {' and the '.join(pending)} that are not there yet." if pending else ""
         await send_ephemeral(interaction, f"Flags will be posted in {channel.mention}.{more}")
         # in the background: hundreds of posts take a while under Discord's rate limits
-        self.bot.spawn(self._repost(guild, flags))
+        self.bot.spawn(self._repost(guild, flags, appeals))
 
-    async def _repost(self, guild: discord.Guild, flags: list[Flag]) -> None:
-        """Pending flags not in the new mod-log (never posted, failed, or in a channel since replaced)."""
+    async def _repost(self, guild: discord.Guild, flags: list[Flag], appeals: list[Appeal]) -> None:
+        """Pending flags and open appeals not in the new mod-log (never posted, failed, or in a channel since
+        replaced)."""
         for flag in flags:
             await publish_flag(self.bot, guild, flag)
+        for appeal in appeals:
+            await post_appeal(self.bot, guild, appeal)
 
     # -- /exempt -----------------------------------------------------------------------------------------
     async def _exempt(self, interaction: discord.Interaction, add: bool, channel: discord.abc.GuildChannel | None,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from bot.discord.app import ToxmodBot
 from bot.discord.modlog._actions import load_flag, review
 from bot.discord.modlog._appeals import ITEMS as APPEAL_ITEMS
+from bot.discord.modlog._appeals import post_appeal
 from bot.discord.modlog._channel import post_notice
 from bot.discord.modlog._delivery import ModLogDelivery
 from bot.discord.modlog._embeds import describe_failure, flag_embed, shown_labels, spoiler_safe
@@ -23,8 +24,8 @@ from bot.discord.modlog._ladder import notify_automod
 from bot.discord.modlog._post import ITEMS, publish_flag, refresh_flag
 from bot.discord.modlog._unsaved import publish_unsaved
 
-__all__ = ["describe_failure", "flag_embed", "load_flag", "notify_automod", "post_notice", "publish_flag",
-           "publish_unsaved", "refresh_flag", "review", "shown_labels", "spoiler_safe"]
+__all__ = ["describe_failure", "flag_embed", "load_flag", "notify_automod", "post_appeal", "post_notice",
+           "publish_flag", "publish_unsaved", "refresh_flag", "review", "shown_labels", "spoiler_safe"]
 
 
 async def setup(bot: ToxmodBot) -> None:

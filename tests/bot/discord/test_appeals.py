@@ -132,3 +132,23 @@ async def test_automods_actions_are_told_and_appealable_only_where_a_ladder_is_s
     assert actions[2:] == ["automod_dm", "appeal_filed", "appeal_accepted", "dismissed", "automod_timeout_undone",
                            "appeal_dm"]
     assert world.bob.member.timed_out_until is not None  # bob never appealed
+
+
+async def test_modlog_set_reposts_open_appeals_in_the_new_channel(world: World) -> None:
+    """A mod-log moved (its channel deleted) still shows every appeal waiting for a moderator; decided ones
+    stay where they were."""
+    flag = await timed_out_case(world)
+    await appeal(world, world.alice)
+    [filed] = appeals(world)
+    await world.env.bot.get_channel(world.modlog.id).delete()
+    fresh = world.g.create_text_channel("mod-log-2")
+    await world.env.settle()
+    res = await world.admin.slash(world.general, "modlog set", channel=fresh)
+    assert "Posting the 1 open appeals that are not there yet." in res.response.content
+    await world.env.settle()
+    [filed] = appeals(world)
+    [post] = [m for m in fresh.history() if m.embeds and m.embeds[0].title.startswith("Appeal")]
+    assert post.embeds[0].title == f"Appeal #{filed.id} of flag #{flag.id}"
+    assert filed.modlog_channel_id == fresh.id and filed.modlog_message_id == post.id
+    await world.mod.click(post, label="Accept")
+    assert world.alice.member.timed_out_until is None
