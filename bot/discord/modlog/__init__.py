@@ -16,7 +16,7 @@ from __future__ import annotations
 from bot.discord.app import ToxmodBot
 from bot.discord.modlog._actions import load_flag, review
 from bot.discord.modlog._appeals import ITEMS as APPEAL_ITEMS
-from bot.discord.modlog._appeals import post_appeal
+from bot.discord.modlog._appeals import on_form_submit, post_appeal
 from bot.discord.modlog._channel import post_notice
 from bot.discord.modlog._delivery import ModLogDelivery
 from bot.discord.modlog._embeds import describe_failure, flag_embed, shown_labels, spoiler_safe
@@ -32,7 +32,9 @@ async def setup(bot: ToxmodBot) -> None:
     await bot.add_cog(ModLogDelivery(bot))
     # the buttons carry their state in the custom id, so they keep working after a restart
     bot.add_dynamic_items(*ITEMS, *APPEAL_ITEMS)
+    bot.add_listener(on_form_submit, "on_interaction")  # the appeal forms, by their ids, for the same reason
 
 
 async def teardown(bot: ToxmodBot) -> None:
     bot.remove_dynamic_items(*ITEMS, *APPEAL_ITEMS)
+    bot.remove_listener(on_form_submit, "on_interaction")

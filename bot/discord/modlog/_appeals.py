@@ -2,8 +2,9 @@
 mod-log, and the moderators' Accept and Reject under it.
 
 An appeal is filed once per case, by the member the case is about (bot/storage/appeals.py checks both, and
-how many appeals a member files a day), from the DM; the button carries its guild and flag, so it keeps
-working after a restart, and a member pressing it for a case that is not theirs is told there is none.
+how many appeals a member files a day), from the DM; the button and the form it opens carry their guild and
+flag, so both keep working after a restart, and a member pressing it for a case that is not theirs is told
+there is none.
 Accepting reverses the verdict the way a moderator's Dismiss does (`review`): the strike is withdrawn, a
 timeout it applied lifted, and the flag becomes clean training data. Rejecting may send the member a note.
 Either way the member is told once by DM; a DM that cannot be delivered is recorded on the appeal.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import discord
@@ -42,6 +44,7 @@ from bot.storage.tables import Flag, FlagStatus, utcnow
 log = logging.getLogger(__name__)
 
 NOTE_CHARS = 500  # of a moderator's note to the member
+APPEAL_FORM, REJECT_FORM = "toxmod:appeal-form", "toxmod:appeals:reject-form"  # the forms' ids, before their case
 COLOURS = {AppealStatus.OPEN: discord.Colour.orange(), AppealStatus.ACCEPTED: discord.Colour.green(),
            AppealStatus.REJECTED: discord.Colour.dark_grey()}
 
@@ -69,35 +72,69 @@ class AppealButton(discord.ui.DynamicItem[discord.ui.Button],
         except AppealRefused as exc:
             await send_ephemeral(interaction, str(exc))
             return
-        await interaction.response.send_modal(AppealForm(guild_id, flag_id))
+        await send_form(interaction, AppealForm(guild_id, flag_id))
 
 
 class AppealForm(discord.ui.Modal, title="Appeal this decision"):
-    """What the member writes to the moderators: one text, at most APPEAL_CHARS long."""
+    """What the member writes to the moderators: one text, at most APPEAL_CHARS long. Its id carries its case;
+    `on_form_submit` files what is sent."""
 
     text: discord.ui.TextInput = discord.ui.TextInput(
         label="Why should the moderators reconsider?", style=discord.TextStyle.paragraph,
         min_length=1, max_length=APPEAL_CHARS, custom_id="appeal_text")
 
     def __init__(self, guild_id: int, flag_id: int) -> None:
-        super().__init__(timeout=900)
-        self.guild_id, self.flag_id = guild_id, flag_id
+        super().__init__(timeout=None, custom_id=f"{APPEAL_FORM}:{guild_id}:{flag_id}")
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        """File the appeal and post it in the server's mod-log; tell the member either way."""
-        bot, member_id, text = bot_of(interaction), interaction.user.id, str(self.text.value)
-        guild_id, flag_id = self.guild_id, self.flag_id
-        await acknowledge(interaction)
-        try:
-            appeal = await bot.db.write(lambda s: file_appeal(s, guild_id, flag_id, member_id, text, utcnow()))
-        except AppealRefused as exc:
-            await send_ephemeral(interaction, str(exc))
-            return
-        guild = bot.get_guild(guild_id)
-        if guild is not None:
-            await post_appeal(bot, guild, appeal)
-        await send_ephemeral(interaction, f"Your appeal of case {flag_id} was sent to the moderators. They decide "
-                                          "once; you will be told here.")
+
+async def file_from_form(interaction: discord.Interaction, guild_id: int, flag_id: int, text: str) -> None:
+    """File the appeal and post it in the server's mod-log; tell the member either way."""
+    bot, member_id = bot_of(interaction), interaction.user.id
+    if not text.strip():  # the form asks for at least one character; a hand-made submission may not
+        await send_ephemeral(interaction, "An appeal needs a few words on why the moderators should reconsider.")
+        return
+    await acknowledge(interaction)
+    try:
+        appeal = await bot.db.write(lambda s: file_appeal(s, guild_id, flag_id, member_id, text, utcnow()))
+    except AppealRefused as exc:
+        await send_ephemeral(interaction, str(exc))
+        return
+    guild = bot.get_guild(guild_id)
+    if guild is not None:
+        await post_appeal(bot, guild, appeal)
+    await send_ephemeral(interaction, f"Your appeal of case {flag_id} was sent to the moderators. They decide "
+                                      "once; you will be told here.")
+
+
+async def send_form(interaction: discord.Interaction, form: discord.ui.Modal) -> None:
+    """Open `form`, kept out of discord.py's store of open forms, which a restart empties: its submission is
+    handled by its id (`on_form_submit`), so a form opened before a restart can still be sent after it."""
+    form.stop()  # a stopped form is not stored
+    await interaction.response.send_modal(form)
+
+
+async def on_form_submit(interaction: discord.Interaction) -> None:
+    """Every submission of an appeal's form or a rejection's, whenever the form was opened."""
+    if interaction.type is not discord.InteractionType.modal_submit or interaction.data is None:
+        return
+    custom_id = str(interaction.data.get("custom_id", ""))
+    values = dict(_form_values(interaction.data))
+    if match := re.fullmatch(rf"{APPEAL_FORM}:([0-9]+):([0-9]+)", custom_id):
+        await file_from_form(interaction, int(match[1]), int(match[2]), values.get("appeal_text", ""))
+    elif match := re.fullmatch(rf"{REJECT_FORM}:([0-9]+)", custom_id):
+        await reject_from_form(interaction, int(match[1]), values.get("reject_note", ""))
+
+
+def _form_values(data: Any) -> Iterator[tuple[str, str]]:
+    """(custom id, value) of every text input in a form's submission, however its rows or labels nest them."""
+    if isinstance(data, dict):
+        if "custom_id" in data and isinstance(data.get("value"), str):
+            yield str(data["custom_id"]), data["value"]
+        for key in ("components", "component"):
+            yield from _form_values(data.get(key))
+    elif isinstance(data, list):
+        for item in data:
+            yield from _form_values(item)
 
 
 # -- the moderators' side: the appeal's post and its buttons --------------------------------------------
@@ -165,32 +202,32 @@ class AppealDecision(discord.ui.DynamicItem[discord.ui.Button],
             await send_ephemeral(interaction, "You need the Manage Messages permission to do that.")
             return
         if self.action == "reject":  # the note is asked first: a form must be the click's first answer
-            await interaction.response.send_modal(RejectForm(self.appeal_id))
+            await send_form(interaction, RejectForm(self.appeal_id))
             return
         await acknowledge(interaction)
         await decide(bot_of(interaction), interaction, interaction.guild, self.appeal_id, AppealStatus.ACCEPTED)
 
 
 class RejectForm(discord.ui.Modal, title="Reject the appeal"):
-    """The optional note sent to the member with the rejection."""
+    """The optional note sent to the member with the rejection; `on_form_submit` rejects with it."""
 
     note: discord.ui.TextInput = discord.ui.TextInput(
         label="A note to the member (optional)", style=discord.TextStyle.paragraph, required=False,
         max_length=NOTE_CHARS, custom_id="reject_note")
 
     def __init__(self, appeal_id: int) -> None:
-        super().__init__(timeout=900)
-        self.appeal_id = appeal_id
+        super().__init__(timeout=None, custom_id=f"{REJECT_FORM}:{appeal_id}")
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        """Reject, with the note if one was written (the permission checked again: it may have been taken
-        away while the form was open)."""
-        if interaction.guild is None or missing_permissions(interaction, manage_messages=True):
-            await send_ephemeral(interaction, "You need the Manage Messages permission to do that.")
-            return
-        await acknowledge(interaction)
-        await decide(bot_of(interaction), interaction, interaction.guild, self.appeal_id, AppealStatus.REJECTED,
-                     str(self.note.value).strip() or None)
+
+async def reject_from_form(interaction: discord.Interaction, appeal_id: int, note: str) -> None:
+    """Reject, with the note if one was written (the permission checked again: it may have been taken away
+    while the form was open)."""
+    if interaction.guild is None or missing_permissions(interaction, manage_messages=True):
+        await send_ephemeral(interaction, "You need the Manage Messages permission to do that.")
+        return
+    await acknowledge(interaction)
+    await decide(bot_of(interaction), interaction, interaction.guild, appeal_id, AppealStatus.REJECTED,
+                 note.strip()[:NOTE_CHARS] or None)
 
 
 def appeal_view(appeal: Appeal) -> discord.ui.View:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import simcord
 from sqlalchemy import select
 
+from bot import create_bot
 from bot.discord.modlog._ladder import appeal_view
 from bot.storage.cases import Appeal, AppealStatus, Strike
 from bot.storage.tables import AuditEntry, Flag, FlagStatus
@@ -152,3 +153,37 @@ async def test_modlog_set_reposts_open_appeals_in_the_new_channel(world: World) 
     assert filed.modlog_channel_id == fresh.id and filed.modlog_message_id == post.id
     await world.mod.click(post, label="Accept")
     assert world.alice.member.timed_out_until is None
+
+
+async def test_forms_opened_before_a_restart_are_still_sent_after_it(world: World,
+                                                                     bot_options: dict[str, object]) -> None:
+    """The member's appeal form and a moderator's rejection form, both open while the bot restarts."""
+    flag = await timed_out_case(world)
+    shown = await world.alice.user.click(dms(world, world.alice)[-1], label="Appeal")
+    old = world.env.bot
+    new = create_bot(**bot_options)
+    try:
+        await world.env.restart_bot(new)
+        await old.close()
+        res = await world.alice.user.submit_modal(shown, {"appeal_text": WHY})
+        assert "sent to the moderators" in private_answer(res).content
+        [filed] = appeals(world)
+        assert filed.flag_id == flag.id and filed.text == WHY and filed.status is AppealStatus.OPEN
+        post = world.modlog.last_message
+        assert post.embeds[0].title == f"Appeal #{filed.id} of flag #{flag.id}"
+        form = await world.mod.click(post, label="Reject")
+        await world.env.restart_bot(again := create_bot(**bot_options))
+        await new.close()
+        new = again
+        await world.mod.submit_modal(form, {"reject_note": "Quoting it still posts it."})
+        [filed] = appeals(world)
+        assert filed.status is AppealStatus.REJECTED and filed.note == "Quoting it still posts it."
+    finally:
+        await new.close()
+
+
+async def test_an_empty_appeal_sent_by_hand_is_refused(world: World) -> None:
+    await timed_out_case(world)
+    res = await appeal(world, world.alice, text="   ")
+    assert private_answer(res).content == "An appeal needs a few words on why the moderators should reconsider."
+    assert appeals(world) == []
