@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import random
 from collections.abc import Mapping
 
@@ -242,7 +243,7 @@ def evaluate(
         for detail in calibration.values():
             detail["raised_for_background"] = None
     if language_thresholds is None:  # calibrated with the shared thresholds, or none shipped
-        language_thresholds = calibrate_languages(val, probs) if calibrating else {}
+        language_thresholds = calibrate_languages(val, probs, thresholds) if calibrating else {}
     jigsaw = (val["source"] == "jigsaw").to_numpy()
     jigsaw_metrics = label_metrics(val[jigsaw], probs[jigsaw]) if jigsaw.any() else {}
     jig_aucs = [m["roc_auc"] for m in jigsaw_metrics.values() if m["roc_auc"] is not None]
@@ -286,21 +287,32 @@ def source_metrics(val: pd.DataFrame, probs: np.ndarray, thresholds: dict[str, f
     return per_source
 
 
-def calibrate_languages(val: pd.DataFrame, probs: np.ndarray) -> dict[str, dict[str, float]]:
-    """Each non-English language's own `toxic` threshold: the lowest that flags at most LANGUAGE_CLEAN_BUDGET
-    of its clean validation posts. The shared line is calibrated on English chat, which a model's other
-    languages never see, so it neither raises nor lowers theirs. Only `toxic` is annotated in every
-    language; the other labels keep the shared thresholds."""
+def calibrate_languages(val: pd.DataFrame, probs: np.ndarray,
+                        thresholds: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    """Each non-English language's own lines, set so that at most LANGUAGE_CLEAN_BUDGET of its clean
+    validation posts are flagged. `toxic`, the one label every language annotates, gets the lowest line that
+    alone keeps within it: the shared lines are calibrated on English chat, which a model's other languages
+    never see, so they neither raise nor lower it. Should the other labels at their shared lines still flag
+    more than that, the one flagging most clean posts is raised past its lowest flagged one, again and again,
+    as the background budget does for English; only lines that differ from the shared ones are kept."""
     toxic = LABELS.index("toxic")
     languages = val["source"].map(_language).to_numpy()
     out: dict[str, dict[str, float]] = {}
     for language in sorted(set(languages) - {"en"}):
-        rows = languages == language
-        clean = probs[rows & (val["toxic"] == 0).to_numpy(), toxic]
-        if len(clean) < 50:  # too few clean posts to set a line on: the shared one holds
+        clean = probs[(languages == language) & (val["toxic"] == 0).to_numpy()]
+        if len(clean) < 50:  # too few clean posts to set a line on: the shared ones hold
             continue
-        line = float(np.quantile(clean, 1 - LANGUAGE_CLEAN_BUDGET)) + 1e-6
-        out[language] = {"toxic": round(min(MAX_THRESHOLD, line), 4)}
+        line = float(np.quantile(clean[:, toxic], 1 - LANGUAGE_CLEAN_BUDGET)) + 1e-6
+        lines = np.array([thresholds[label] for label in LABELS], dtype=np.float64)
+        lines[toxic] = min(MAX_THRESHOLD, line)
+        while (hits := clean >= lines).any(axis=1).mean() > LANGUAGE_CLEAN_BUDGET:
+            worst = int(hits.sum(axis=0).argmax())
+            lines[worst] = min(MAX_THRESHOLD, float(clean[hits[:, worst], worst].min()) + 1e-6)
+            if lines[worst] >= MAX_THRESHOLD:  # as high as a line goes: the budget cannot be kept
+                break
+        # rounded up: rounded to nearest, a line could fall back below the post it was raised past
+        out[language] = {label: math.ceil(float(lines[j]) * 1e4) / 1e4 for j, label in enumerate(LABELS)
+                         if j == toxic or lines[j] != thresholds[label]}
     return out
 
 

@@ -1,5 +1,6 @@
 """Per-language lines: a language's own `toxic` threshold keeps its clean posts quiet whatever the shared
-(English) line is, and is reported with its ROC-AUC and what it flags."""
+(English) line is, the other labels are raised where they would flag its clean posts, and each language is
+reported with its ROC-AUC and what it flags."""
 
 from __future__ import annotations
 
@@ -30,9 +31,10 @@ def test_a_language_line_is_set_by_its_own_clean_posts() -> None:
     probs = np.concatenate([de_probs, tr_probs, ar_probs, en_probs])
     shared = dict.fromkeys(LABELS, 0.5)
 
-    lines = calibrate_languages(val, probs)
+    lines = calibrate_languages(val, probs, shared)
 
     assert set(lines) == {"de", "tr"}  # English keeps the shared lines; Arabic has too few clean posts
+    assert set(lines["de"]) == set(lines["tr"]) == {"toxic"}  # no other label flags their clean posts
     assert lines["tr"]["toxic"] < 0.1  # below the shared 0.5: its clean posts are quiet far lower
     assert lines["de"]["toxic"] > 0.5
     report = language_metrics(val, probs, shared, lines)
@@ -40,3 +42,22 @@ def test_a_language_line_is_set_by_its_own_clean_posts() -> None:
     assert report["de"]["toxic_flagged"] < report["tr"]["toxic_flagged"]  # the higher line costs recall
     assert report["de"]["toxic_roc_auc"] < 1.0 == report["tr"]["toxic_roc_auc"]
     assert (report["en"]["rows"], report["en"]["toxic"]) == (300, 100)
+
+
+def test_other_labels_are_raised_where_their_shared_lines_flag_a_languages_clean_posts() -> None:
+    """A model that scores Polish forum posts high on `insult`: `toxic` alone is quiet on them, but the shared
+    insult line would flag a third. The insult line is raised for Polish alone; `obscene`, which flags none
+    of them, keeps the shared line."""
+    val, probs = frame("ban_pl", np.linspace(0.0, 0.3, 300), np.linspace(0.5, 1.0, 300))
+    insult, obscene = LABELS.index("insult"), LABELS.index("obscene")
+    probs[:, insult] = np.concatenate([np.linspace(0.0, 0.9, 300), np.linspace(0.6, 1.0, 300)])
+    shared = dict.fromkeys(LABELS, 0.6)
+
+    lines = calibrate_languages(val, probs, shared)
+
+    assert set(lines["pl"]) == {"toxic", "insult"} and lines["pl"]["insult"] > 0.85
+    report = language_metrics(val, probs, shared, lines)
+    assert report["pl"]["clean_flagged"] <= LANGUAGE_CLEAN_BUDGET
+    assert report["pl"]["toxic_flagged"] > 0.9  # `toxic` still catches the abusive posts
+    assert language_metrics(val, probs, shared, {"pl": {"toxic": lines["pl"]["toxic"]}})["pl"]["clean_flagged"] > 0.3
+    assert probs[:, obscene].max() == 0.0
