@@ -294,7 +294,8 @@ def calibrate_languages(val: pd.DataFrame, probs: np.ndarray,
     alone keeps within it: the shared lines are calibrated on English chat, which a model's other languages
     never see, so they neither raise nor lower it. Should the other labels at their shared lines still flag
     more than that, the one flagging most clean posts is raised past its lowest flagged one, again and again,
-    as the background budget does for English; only lines that differ from the shared ones are kept."""
+    as the background budget does for English; only lines that differ from the shared ones are kept, rounded
+    up (rounded to nearest, a line could fall back below the post it was raised past)."""
     toxic = LABELS.index("toxic")
     languages = val["source"].map(_language).to_numpy()
     out: dict[str, dict[str, float]] = {}
@@ -302,15 +303,13 @@ def calibrate_languages(val: pd.DataFrame, probs: np.ndarray,
         clean = probs[(languages == language) & (val["toxic"] == 0).to_numpy()]
         if len(clean) < 50:  # too few clean posts to set a line on: the shared ones hold
             continue
-        line = float(np.quantile(clean[:, toxic], 1 - LANGUAGE_CLEAN_BUDGET)) + 1e-6
         lines = np.array([thresholds[label] for label in LABELS], dtype=np.float64)
-        lines[toxic] = min(MAX_THRESHOLD, line)
+        lines[toxic] = min(MAX_THRESHOLD, float(np.quantile(clean[:, toxic], 1 - LANGUAGE_CLEAN_BUDGET)) + 1e-6)
         while (hits := clean >= lines).any(axis=1).mean() > LANGUAGE_CLEAN_BUDGET:
             worst = int(hits.sum(axis=0).argmax())
             lines[worst] = min(MAX_THRESHOLD, float(clean[hits[:, worst], worst].min()) + 1e-6)
             if lines[worst] >= MAX_THRESHOLD:  # as high as a line goes: the budget cannot be kept
                 break
-        # rounded up: rounded to nearest, a line could fall back below the post it was raised past
         out[language] = {label: math.ceil(float(lines[j]) * 1e4) / 1e4 for j, label in enumerate(LABELS)
                          if j == toxic or lines[j] != thresholds[label]}
     return out
