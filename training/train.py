@@ -21,10 +21,12 @@ from tqdm import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
 from bot.labels import LABELS
+from bot.scoring.info import WEIGHTS
 from bot.scoring.normalize import Lexicon, normalize
 from bot.scoring.ranking import roc_auc
 from training.config import RESUMABLE_CHANGES, TrainConfig
 from training.dataset import Prepared, plan_batches
+from training.dequantize import weights_from_graph
 from training.early_stopping import EarlyStopping, probe_rows
 from training.hard_negatives import mined_boost
 from training.obfuscate import obfuscate
@@ -100,6 +102,9 @@ class Trainer:
         self.device = pick_device(cfg.device)
         self.bf16 = use_bf16(self.device, cfg.bf16)
         source = init_model or cfg.base_model or default_base_model()
+        if init_model is not None and not (init_model / WEIGHTS).is_file():
+            # shipped as its 8-bit graph alone (the multilingual model): start from what the graph holds
+            source = weights_from_graph(init_model, cfg.run_dir / "init")
         self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
         self.lexicon = Lexicon.from_vocab(self.tokenizer.get_vocab())
         self.model = AutoModelForSequenceClassification.from_pretrained(
