@@ -38,7 +38,7 @@ csv.field_size_limit(1 << 24)
 
 ML = "multilingual"
 # A server that has not set its languages moderates every language a model reads, English first.
-DEFAULT_SERVER = ("en", "ar", "de", "ko", "pl", "pt", "ru", "zh")
+DEFAULT_SERVER = ("en", "ar", "de", "fr", "ko", "pl", "pt", "ru", "tr", "zh")
 ENGLISH_CHAT = ("en/topical_chat", "en/ubuntu_irc")
 _PLACEHOLDERS = re.compile(r"@USER\b|\{USERNAME\}|\[(?:pseudonym|surname|name)\]|@url\b|\bURL\b|\|LBR\|",
                            re.IGNORECASE)

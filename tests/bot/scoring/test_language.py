@@ -8,7 +8,7 @@ from bot.scoring.language import LanguageIdentifier, clean, word_count
 
 IDENTIFY = LanguageIdentifier()
 # A server that has not set its languages: every language a model reads, English first.
-DEFAULT_SERVER = ("en", "ar", "de", "ko", "pl", "pt", "ru", "zh")
+DEFAULT_SERVER = ("en", "ar", "de", "fr", "ko", "pl", "pt", "ru", "tr", "zh")
 
 
 @pytest.mark.parametrize(("text", "language"), [

@@ -32,9 +32,8 @@ def test_a_german_insult_is_read_by_it_and_flagged_with_its_language(tmp_path: P
                             else "torch-fp32")
     worker = ScoringWorker(english, multilingual=multilingual).start()
     try:
-        insult, greeting = decide_texts(worker, LanguageIdentifier(),
-                                        ["du bist so ein hurensohn", "wie war dein Wochenende? wir waren wandern"],
-                                        scorer_policy(worker))
+        texts = ["halt die fresse du dummer wichser", "wie war dein Wochenende? wir waren wandern"]
+        insult, greeting = decide_texts(worker, LanguageIdentifier(), texts, scorer_policy(worker))
     finally:
         worker.stop()
     assert (insult.language, insult.read, insult.flagged) == ("de", True, True)
