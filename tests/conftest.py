@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny base BERT, a tiny model trained on synthetic chat, and a fresh database.
+"""Shared fixtures: a tiny base BERT, a tiny model trained on synthetic chat (also as its 8-bit graph alone),
+and a fresh database.
 
 `db_url` (and so `db` and the bot's database) is parametrised: every test that takes it runs once on SQLite
 and once on a real PostgreSQL server (tests/support/postgres.py). Tests of what only SQLite does (its lock,
@@ -7,6 +8,7 @@ its file, its WAL) take `sqlite_url` instead.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +41,19 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory, tiny_base: Path) -> Pat
 @pytest.fixture(scope="session")
 def tiny_model_dir(models_dir: Path) -> Path:
     return models_dir / "tiny-v1"
+
+
+@pytest.fixture(scope="session")
+def graph_only_model(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model shipped the way the multilingual one is: its 8-bit graph, embeddings included, alone."""
+    from bot.scoring.onnx_export import build_onnx
+
+    out = tmp_path_factory.mktemp("graph-only") / "tiny-int8"
+    shutil.copytree(tiny_model_dir, out)
+    build_onnx(out, quantize_embeddings=True)
+    (out / "model.safetensors").unlink()
+    (out / "model.onnx").unlink()
+    return out
 
 
 @pytest.fixture(scope="session")

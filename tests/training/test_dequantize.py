@@ -3,14 +3,12 @@ out of the graph, score like it, and a retrain starts from them."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bot.scoring.classifier import ToxicityModel
-from bot.scoring.onnx_export import build_onnx
 from tests.support.paths import SOURCE_FIXTURES
 from tests.support.tiny_model import CLEAN_MESSAGE, TOXIC_MESSAGE
 from training.config import TrainConfig
@@ -21,20 +19,11 @@ from training.pipeline import run_training
 TEXTS = [TOXIC_MESSAGE, CLEAN_MESSAGE, "you moron", "see you at the raid tonight", "i will hurt you"]
 
 
-@pytest.fixture(scope="module")
-def graph_only(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("graph-only") / "tiny-int8"
-    shutil.copytree(tiny_model_dir, out)
-    build_onnx(out, quantize_embeddings=True)
-    (out / "model.safetensors").unlink()
-    (out / "model.onnx").unlink()
-    return out
 
-
-def test_weights_read_out_of_the_graph_score_like_the_graph(graph_only: Path, tmp_path: Path) -> None:
-    recovered = weights_from_graph(graph_only, tmp_path / "recovered")
+def test_weights_read_out_of_the_graph_score_like_the_graph(graph_only_model: Path, tmp_path: Path) -> None:
+    recovered = weights_from_graph(graph_only_model, tmp_path / "recovered")
     torch_scores = ToxicityModel(recovered, max_length=32, engine="torch-fp32").predict(TEXTS)
-    graph_scores = ToxicityModel(graph_only, max_length=32).predict(TEXTS)
+    graph_scores = ToxicityModel(graph_only_model, max_length=32).predict(TEXTS)
     assert np.allclose(torch_scores, graph_scores, atol=0.03)
     assert torch_scores[0, 0] > 0.5 > torch_scores[1, 0]  # still tells the toxic message from the clean one
 
@@ -47,10 +36,10 @@ def test_a_missing_or_corrupt_graph_is_refused_in_one_line(tmp_path: Path) -> No
         weights_from_graph(tmp_path, tmp_path / "out")
 
 
-def test_a_retrain_starts_from_a_graph_only_model(graph_only: Path, tmp_path: Path) -> None:
+def test_a_retrain_starts_from_a_graph_only_model(graph_only_model: Path, tmp_path: Path) -> None:
     cfg = TrainConfig(data_dir=SOURCE_FIXTURES, run_dir=tmp_path / "run", epochs=1.0, batch_size=4, max_length=32,
                       samples_per_epoch=16, ubuntu_cap=None, threads=1, seed=7, val_percent=30)
-    result = run_training(cfg, tmp_path / "models" / "again", "again-1", init_model=graph_only,
+    result = run_training(cfg, tmp_path / "models" / "again", "again-1", init_model=graph_only_model,
                           eval_settings=EvalSettings(obfuscation_rows=10), progress=False)
     assert (tmp_path / "run" / "init" / "model.safetensors").is_file()
     assert ToxicityModel(result.model_dir, max_length=32).predict(TEXTS).shape == (len(TEXTS), 6)

@@ -12,42 +12,32 @@ import pytest
 from bot.cli import main
 from bot.scoring.classifier import ModelNotFoundError, ToxicityModel
 from bot.scoring.engines import available
-from bot.scoring.onnx_export import build_onnx
 from tests.support.tiny_model import CLEAN_MESSAGE, TOXIC_MESSAGE
 
 
-@pytest.fixture(scope="module")
-def onnx_only(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("onnx-only") / "tiny-int8"
-    shutil.copytree(tiny_model_dir, out)
-    build_onnx(out, quantize_embeddings=True)
-    (out / "model.safetensors").unlink()
-    (out / "model.onnx").unlink()
-    return out
-
-
-def test_it_serves_through_onnx_runtime_and_agrees_with_its_weights(onnx_only: Path, model: ToxicityModel) -> None:
-    assert available(onnx_only) == ["onnx-int8"]
-    served = ToxicityModel(onnx_only, max_length=32, stride=8)
+def test_it_serves_through_onnx_runtime_and_agrees_with_its_weights(graph_only_model: Path,
+                                                                   model: ToxicityModel) -> None:
+    assert available(graph_only_model) == ["onnx-int8"]
+    served = ToxicityModel(graph_only_model, max_length=32, stride=8)
     assert served.choice.engine == "onnx-int8"
     texts = [TOXIC_MESSAGE, CLEAN_MESSAGE]
     assert np.allclose(served.predict(texts), model.predict(texts), atol=0.05)
     with pytest.raises(ModelNotFoundError, match="torch-fp32"):
-        ToxicityModel(onnx_only, max_length=32, engine="torch-fp32")
+        ToxicityModel(graph_only_model, max_length=32, engine="torch-fp32")
 
 
-def test_a_folder_with_neither_weights_nor_graph_is_refused(onnx_only: Path, tmp_path: Path) -> None:
+def test_a_folder_with_neither_weights_nor_graph_is_refused(graph_only_model: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken"
-    shutil.copytree(onnx_only, broken)
+    shutil.copytree(graph_only_model, broken)
     (broken / "model.int8.onnx").unlink()
     with pytest.raises(ModelNotFoundError, match=r"missing model\.safetensors"):
         ToxicityModel(broken, max_length=32)
 
 
-def test_build_engines_skips_a_model_without_weights(onnx_only: Path, capsys: pytest.CaptureFixture[str],
+def test_build_engines_skips_a_model_without_weights(graph_only_model: Path, capsys: pytest.CaptureFixture[str],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MODELS_DIR", str(onnx_only.parent))
-    before = (onnx_only / "model.int8.onnx").stat().st_mtime_ns
+    monkeypatch.setenv("MODELS_DIR", str(graph_only_model.parent))
+    before = (graph_only_model / "model.int8.onnx").stat().st_mtime_ns
     assert main(["model", "build-engines"]) == 0
-    assert (onnx_only / "model.int8.onnx").stat().st_mtime_ns == before
+    assert (graph_only_model / "model.int8.onnx").stat().st_mtime_ns == before
     assert "tiny-int8" not in capsys.readouterr().out
