@@ -33,7 +33,7 @@ KEPT_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special
               "sentencepiece.bpe.model", "metadata.json")
 
 
-class DequantizeError(Exception):
+class DequantizeError(ValueError):
     """The graph is missing, unreadable, or holds a weight in a form this module does not know."""
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.cli import main
 from bot.scoring.classifier import ToxicityModel
 from tests.support.paths import SOURCE_FIXTURES
 from tests.support.tiny_model import CLEAN_MESSAGE, TOXIC_MESSAGE
@@ -43,3 +44,17 @@ def test_a_retrain_starts_from_a_graph_only_model(graph_only_model: Path, tmp_pa
                           eval_settings=EvalSettings(obfuscation_rows=10), progress=False)
     assert (tmp_path / "run" / "init" / "model.safetensors").is_file()
     assert ToxicityModel(result.model_dir, max_length=32).predict(TEXTS).shape == (len(TEXTS), 6)
+
+
+def test_the_command_line_says_in_one_line_when_the_init_model_has_no_weights(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "config.json").write_text("{}")
+    rows = ["id,comment_text,toxic,severe_toxic,obscene,threat,insult,identity_hate"]
+    rows += [f"{i},hello there friend {i},0,0,0,0,0,0\n{100 + i},you idiot {i},1,0,0,0,1,0" for i in range(20)]
+    (tmp_path / "chat.csv").write_text("\n".join(rows) + "\n")
+    code = main(["train", "--name", "again", "--init", str(tmp_path / "empty"), "--no-data", "--extra-csv",
+                 str(tmp_path / "chat.csv"), "--models-dir", str(tmp_path / "models"), "--run-dir",
+                 str(tmp_path / "run")])
+    assert code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("toxmod: cannot read ")
