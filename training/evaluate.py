@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import random
 from collections.abc import Mapping
 
@@ -134,7 +133,13 @@ def fit_background_budget(
         if counts[j] <= 0:
             break  # every label that still flags background is at the cap
         t[j] = min(float(np.nextafter(sets[worst][hits[worst][:, j], j].min(), 2.0)), MAX_THRESHOLD)
-    return {label: round(float(np.ceil(v * 1e4) / 1e4), 4) for label, v in zip(LABELS, t, strict=True)}
+    return {label: rounded_up(float(v)) for label, v in zip(LABELS, t, strict=True)}
+
+
+def rounded_up(line: float) -> float:
+    """A line to four decimals, rounded up: rounded to nearest, it could fall back below the score it was
+    raised past."""
+    return round(float(np.ceil(line * 1e4) / 1e4), 4)
 
 
 def flagged(probs: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
@@ -293,9 +298,8 @@ def calibrate_languages(val: pd.DataFrame, probs: np.ndarray,
     validation posts are flagged. `toxic`, the one label every language annotates, gets the lowest line that
     alone keeps within it: the shared lines are calibrated on English chat, which a model's other languages
     never see, so they neither raise nor lower it. Should the other labels at their shared lines still flag
-    more than that, the one flagging most clean posts is raised past its lowest flagged one, again and again,
-    as the background budget does for English; only lines that differ from the shared ones are kept, rounded
-    up (rounded to nearest, a line could fall back below the post it was raised past)."""
+    more than that, they are raised as the background budget raises them for English (fit_background_budget,
+    with the language's clean posts as its background); only lines that differ from the shared ones are kept."""
     toxic = LABELS.index("toxic")
     languages = val["source"].map(_language).to_numpy()
     out: dict[str, dict[str, float]] = {}
@@ -303,15 +307,11 @@ def calibrate_languages(val: pd.DataFrame, probs: np.ndarray,
         clean = probs[(languages == language) & (val["toxic"] == 0).to_numpy()]
         if len(clean) < 50:  # too few clean posts to set a line on: the shared ones hold
             continue
-        lines = np.array([thresholds[label] for label in LABELS], dtype=np.float64)
-        lines[toxic] = min(MAX_THRESHOLD, float(np.quantile(clean[:, toxic], 1 - LANGUAGE_CLEAN_BUDGET)) + 1e-6)
-        while (hits := clean >= lines).any(axis=1).mean() > LANGUAGE_CLEAN_BUDGET:
-            worst = int(hits.sum(axis=0).argmax())
-            lines[worst] = min(MAX_THRESHOLD, float(clean[hits[:, worst], worst].min()) + 1e-6)
-            if lines[worst] >= MAX_THRESHOLD:  # as high as a line goes: the budget cannot be kept
-                break
-        out[language] = {label: math.ceil(float(lines[j]) * 1e4) / 1e4 for j, label in enumerate(LABELS)
-                         if j == toxic or lines[j] != thresholds[label]}
+        alone = float(np.quantile(clean[:, toxic], 1 - LANGUAGE_CLEAN_BUDGET)) + 1e-6
+        start = {**thresholds, "toxic": min(MAX_THRESHOLD, alone)}
+        lines = fit_background_budget(start, clean, LANGUAGE_CLEAN_BUDGET)
+        out[language] = {label: line for label, line in lines.items()
+                         if label == "toxic" or line != rounded_up(thresholds[label])}
     return out
 
 
